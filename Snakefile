@@ -1,0 +1,25 @@
+# pstm: Kirchhoff pre-stack time migration.
+#   index_traces -> aperture_prefilter (per tile) -> migrate_tile (per tile) -> assemble -> profile
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/index.smk"
+include: "workflow/rules/aperture.smk"
+include: "workflow/rules/migrate.smk"
+include: "workflow/rules/assemble.smk"
+include: "workflow/rules/profile.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),

@@ -1,0 +1,293 @@
+"""Typed, frozen settings built from a validated configuration dictionary.
+
+The JSON schema in ``pstm/data/config.schema.yaml`` (linked from
+``workflow/schemas/config.schema.yaml``) is the single source of keys,
+defaults and allowed values.  :func:`validate_config` fills the defaults and
+raises :class:`ConfigError` naming the offending key; :func:`load_settings`
+turns the result into frozen dataclasses that the rest of pstm uses.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_RESOURCE = "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+def load_schema() -> dict:
+    """Return the configuration JSON schema as a dictionary."""
+    text = resources.files("pstm.data").joinpath(SCHEMA_RESOURCE).read_text()
+    return yaml.safe_load(text)
+
+
+def _fill_defaults(schema: dict, data: dict) -> None:
+    """Recursively insert schema defaults for keys missing from ``data``."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in data and "default" in sub:
+            data[key] = copy.deepcopy(sub["default"])
+        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(sub, data[key])
+
+
+def _cast(schema: dict, value: Any) -> Any:
+    """Cast validated values to the schema's types: ``integer`` -> int, ``number`` -> float."""
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else (types or [])
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: _cast(props.get(k, {}), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cast(schema.get("items", {}), v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if "integer" in types and isinstance(value, (int, float)):
+        return int(value)
+    if "number" in types and isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+def validate_config(config: dict | None, source: str = "config") -> dict:
+    """Validate a configuration dictionary and return a copy with defaults.
+
+    Parameters
+    ----------
+    config : dict or None
+        The configuration as read from YAML.
+    source : str
+        Name of the file it came from, used in error messages.
+
+    Returns
+    -------
+    dict
+        A new dictionary with every default filled in.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key path, the bad value and what is allowed.
+    """
+    schema = load_schema()
+    data = copy.deepcopy(config or {})
+    _fill_defaults(schema, data)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for err in errors:
+            path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+            if err.validator == "additionalProperties":
+                sub = schema
+                for p in err.absolute_path:
+                    sub = sub.get("properties", {}).get(p, sub.get("items", {})) if isinstance(p, str) else sub.get("items", {})
+                allowed = sorted(sub.get("properties", {}))
+                lines.append(f"{path}: {err.message}; allowed keys here: {', '.join(allowed)}")
+            else:
+                lines.append(f"{path}: {err.message}")
+        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(lines))
+    data = _cast(schema, data)
+    _check_cross_fields(data, source)
+    return data
+
+
+def _check_cross_fields(data: dict, source: str) -> None:
+    """Rules that a JSON schema cannot express simply."""
+    survey = data["survey"]
+    if survey["source"] == "segy" and not survey["segy_path"]:
+        raise ConfigError(f"{source}: survey.segy_path is required when survey.source is 'segy'; "
+                          "give the path of the prestack SEG-Y file")
+    lo, hi = survey["offset_min_m"], survey["offset_max_m"]
+    if lo is not None and hi is not None and lo >= hi:
+        raise ConfigError(f"{source}: survey.offset_min_m ({lo}) must be below survey.offset_max_m ({hi})")
+    grid = data["grid"]
+    if grid["mode"] == "explicit":
+        missing = [k for k in ("origin_x_m", "origin_y_m", "n_inlines", "n_crosslines") if grid[k] is None]
+        if missing:
+            raise ConfigError(f"{source}: grid.mode is 'explicit' but grid.{', grid.'.join(missing)} "
+                              "not set; give them or use grid.mode: auto")
+    vel = data["velocity"]
+    if vel["kind"] == "csv" and not vel["csv_path"]:
+        raise ConfigError(f"{source}: velocity.csv_path is required when velocity.kind is 'csv'")
+    if vel["kind"] == "table":
+        times = [row[0] for row in vel["table"]]
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ConfigError(f"{source}: velocity.table times {times} must increase strictly; sort the rows "
+                              "and remove duplicates")
+        bad = [row[1] for row in vel["table"] if row[1] <= 0]
+        if bad:
+            raise ConfigError(f"{source}: velocity.table has non-positive velocities {bad}; vrms must be > 0 m/s")
+    if not vel["table"]:
+        raise ConfigError(f"{source}: velocity.table must have at least one row")
+    mig = data["migration"]
+    if mig["aperture_min_m"] > mig["aperture_max_m"]:
+        raise ConfigError(f"{source}: migration.aperture_min_m ({mig['aperture_min_m']}) exceeds "
+                          f"migration.aperture_max_m ({mig['aperture_max_m']})")
+    t = data["time"]
+    if t["end_ms"] is not None and t["end_ms"] <= t["start_ms"]:
+        raise ConfigError(f"{source}: time.end_ms ({t['end_ms']}) must exceed time.start_ms ({t['start_ms']})")
+    from pstm.kernels.registry import check_kernel_options
+
+    check_kernel_options(mig["kernel"], mig, source)
+
+
+# ---------------------------------------------------------------------------
+# Frozen settings
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigrationSettings:
+    """Settings of the Kirchhoff summation (see the schema for meanings)."""
+
+    kernel: str = "numba"
+    interpolation: str = "linear"
+    max_dip_deg: float = 45.0
+    aperture_min_m: float = 100.0
+    aperture_max_m: float = 2500.0
+    taper_fraction: float = 0.1
+    spreading: bool = True
+    obliquity: bool = True
+    threads: int | None = None
+
+    def science_dict(self) -> dict:
+        """Settings that change the image (threads do not)."""
+        d = dataclasses.asdict(self)
+        d.pop("threads")
+        return d
+
+
+@dataclass(frozen=True)
+class GridSettings:
+    mode: str = "auto"
+    origin_x_m: float | None = None
+    origin_y_m: float | None = None
+    inline_spacing_m: float = 25.0
+    crossline_spacing_m: float = 25.0
+    azimuth_deg: float | None = None
+    n_inlines: int | None = None
+    n_crosslines: int | None = None
+    first_inline: int = 1
+    first_crossline: int = 1
+    tile_size: int = 16
+
+
+@dataclass(frozen=True)
+class TimeSettings:
+    start_ms: float = 0.0
+    end_ms: float | None = None
+    interval_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class HeaderBytes:
+    source_x: int = 73
+    source_y: int = 77
+    receiver_x: int = 81
+    receiver_y: int = 85
+    coordinate_scalar: int = 71
+
+
+@dataclass(frozen=True)
+class SurveySettings:
+    source: str = "synthetic"
+    segy_path: str | None = None
+    headers: HeaderBytes = field(default_factory=HeaderBytes)
+    offset_min_m: float | None = None
+    offset_max_m: float | None = None
+
+
+@dataclass(frozen=True)
+class VelocitySettings:
+    kind: str = "table"
+    constant_m_s: float = 2000.0
+    table: tuple = ((0.0, 1800.0), (1500.0, 2800.0))
+    csv_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of a run, frozen."""
+
+    results: str
+    survey: SurveySettings
+    synthetic: dict
+    velocity: VelocitySettings
+    grid: GridSettings
+    time: TimeSettings
+    migration: MigrationSettings
+    qc: dict
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def settings_from_dict(config: dict, source: str = "config") -> Settings:
+    """Validate ``config`` and build frozen :class:`Settings`."""
+    d = validate_config(config, source)
+    survey = dict(d["survey"])
+    survey["headers"] = HeaderBytes(**survey["headers"])
+    vel = dict(d["velocity"])
+    vel["table"] = _tuples(vel["table"])
+    return Settings(
+        results=d["results"],
+        survey=SurveySettings(**survey),
+        synthetic=d["synthetic"],
+        velocity=VelocitySettings(**vel),
+        grid=GridSettings(**d["grid"]),
+        time=TimeSettings(**d["time"]),
+        migration=MigrationSettings(**d["migration"]),
+        qc=d["qc"],
+    )
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read a YAML configuration file and return validated settings."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return settings_from_dict(config, str(path))
+
+
+def normalize(value: Any) -> Any:
+    """Canonical, JSON-able form of settings: dataclasses as dicts, sorted keys, lists for tuples.
+
+    Used for Snakemake ``params`` so that a rerun is triggered exactly when a
+    value changes; numbers were already cast to the schema's types by
+    :func:`validate_config`, so ``1`` and ``1.0`` in YAML give the same params.
+    """
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): normalize(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [normalize(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    return value
+
+
+def settings_hash(*parts: Any) -> str:
+    """Short SHA-256 of the normalized JSON of ``parts`` (provenance)."""
+    blob = json.dumps([normalize(p) for p in parts], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

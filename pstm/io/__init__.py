@@ -1,0 +1,1 @@
+"""File input and output: the only modules of pstm that touch files."""

@@ -1,0 +1,188 @@
+"""Data structures shared by every kernel, and the quantities they all derive.
+
+Conventions (all kernels):
+
+* Coordinates in metres, in a local frame (a tile's origin subtracted) so that
+  single-precision kernels keep their accuracy.
+* Times in seconds inside kernels (the workflow speaks milliseconds).
+* Each input trace is taken as zero one sample before its first sample and
+  one sample after its last, and read by interpolation in between.  So a
+  *contribution* is one (pillar, trace, output sample) triple whose midpoint
+  distance is within the time-variant aperture and whose two-way time ``t``
+  satisfies ``t > 0`` and ``t_first - dt < t < t_first + n_samples * dt``.
+  The trace is continuous across those edges, so kernels of different
+  precision agree there up to rounding (a hard cut at the last sample would
+  make one contribution flip in or out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TraceGather:
+    """Prestack traces handed to a kernel.
+
+    Attributes
+    ----------
+    amplitudes : ndarray, shape (n_traces, n_samples), float32
+        Trace samples.
+    source_x, source_y, receiver_x, receiver_y : ndarray, shape (n_traces,), float64
+        Source and receiver coordinates (m, local frame).
+    t_first_s : float
+        Time of the first sample (s).
+    dt_s : float
+        Sample interval (s).
+    """
+
+    amplitudes: np.ndarray
+    source_x: np.ndarray
+    source_y: np.ndarray
+    receiver_x: np.ndarray
+    receiver_y: np.ndarray
+    t_first_s: float
+    dt_s: float
+
+    @property
+    def n_traces(self) -> int:
+        return self.amplitudes.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        return self.amplitudes.shape[1]
+
+    @property
+    def midpoint_x(self) -> np.ndarray:
+        return 0.5 * (self.source_x + self.receiver_x)
+
+    @property
+    def midpoint_y(self) -> np.ndarray:
+        return 0.5 * (self.source_y + self.receiver_y)
+
+
+@dataclass(frozen=True)
+class PillarSet:
+    """Output pillars (image points) of one tile.
+
+    Attributes
+    ----------
+    x, y : ndarray, shape (n_pillars,), float64
+        Pillar coordinates (m, local frame).
+    twt_s : ndarray, shape (n_times,), float64
+        Output two-way times t0 (s), increasing.
+    vrms : ndarray, shape (n_pillars, n_times), float64
+        RMS velocity at each pillar and output time (m/s).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    twt_s: np.ndarray
+    vrms: np.ndarray
+
+    @property
+    def n_pillars(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n_times(self) -> int:
+        return self.twt_s.shape[0]
+
+
+@dataclass(frozen=True)
+class KernelParams:
+    """Scalar settings of the summation.
+
+    Attributes
+    ----------
+    max_dip_deg : float
+        Dip limit of the aperture (degrees).
+    aperture_min_m, aperture_max_m : float
+        Bounds of the aperture radius (m).
+    taper_fraction : float
+        Outer fraction of the aperture with a cosine taper (0 disables it).
+    spreading : bool
+        Apply the spreading weight 1 / (vrms * t).
+    obliquity : bool
+        Apply the obliquity weight t0 / t.
+    interpolation : str
+        Interpolation of the input traces.
+    threads : int or None
+        CPU threads for parallel kernels.
+    """
+
+    max_dip_deg: float = 45.0
+    aperture_min_m: float = 100.0
+    aperture_max_m: float = 2500.0
+    taper_fraction: float = 0.1
+    spreading: bool = True
+    obliquity: bool = True
+    interpolation: str = "linear"
+    threads: int | None = None
+
+    @classmethod
+    def from_settings(cls, migration, threads: int | None = None) -> "KernelParams":
+        """Build from :class:`pstm.config.MigrationSettings`."""
+        return cls(
+            max_dip_deg=migration.max_dip_deg,
+            aperture_min_m=migration.aperture_min_m,
+            aperture_max_m=migration.aperture_max_m,
+            taper_fraction=migration.taper_fraction,
+            spreading=migration.spreading,
+            obliquity=migration.obliquity,
+            interpolation=migration.interpolation,
+            threads=migration.threads or threads,
+        )
+
+
+def padded_trace_limits(traces: "TraceGather") -> tuple[float, float]:
+    """Open interval (s) of two-way times that read a zero-padded trace."""
+    return traces.t_first_s - traces.dt_s, traces.t_first_s + traces.n_samples * traces.dt_s
+
+
+def pad_traces(amplitudes: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Traces with one zero sample before the first and after the last, shape (n_traces, n_samples + 2)."""
+    padded = np.zeros((amplitudes.shape[0], amplitudes.shape[1] + 2), dtype)
+    padded[:, 1:-1] = amplitudes
+    return padded
+
+
+def aperture_radius(vrms: np.ndarray, twt_s: np.ndarray, params: KernelParams) -> np.ndarray:
+    """Time-variant aperture radius ``clip(vrms * t0 / 2 * tan(max_dip), min, max)`` (m).
+
+    Parameters
+    ----------
+    vrms : ndarray, shape (..., n_times)
+        RMS velocity (m/s).
+    twt_s : ndarray, shape (n_times,)
+        Output two-way time (s).
+    params : KernelParams
+
+    Returns
+    -------
+    ndarray, same shape as ``vrms``
+    """
+    depth = vrms * twt_s / 2.0
+    return np.clip(depth * np.tan(np.radians(params.max_dip_deg)), params.aperture_min_m, params.aperture_max_m)
+
+
+def max_useful_radius(vrms_max: float, twt_max_s: float, params: KernelParams) -> float:
+    """Largest midpoint distance any contribution can have (m)."""
+    depth = vrms_max * twt_max_s / 2.0
+    return float(np.clip(depth * np.tan(np.radians(params.max_dip_deg)), params.aperture_min_m, params.aperture_max_m))
+
+
+def cosine_taper(distance: np.ndarray, aperture: np.ndarray, fraction: float) -> np.ndarray:
+    """Cosine taper over the outer ``fraction`` of the aperture.
+
+    1 for ``distance <= (1 - fraction) * aperture``, falling as
+    ``0.5 * (1 + cos(pi * x))`` with ``x = (distance - (1 - fraction) * aperture) / (fraction * aperture)``
+    to 0 at the aperture edge.
+    """
+    if fraction <= 0.0:
+        return np.ones(np.broadcast(distance, aperture).shape)
+    x = (distance - (1.0 - fraction) * aperture) / (fraction * aperture)
+    x = np.clip(x, 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * x))

@@ -1,0 +1,112 @@
+"""One function per workflow stage: plain paths and setting sections in, files out.
+
+The Snakemake scripts in ``workflow/scripts`` call exactly one of these; they
+can equally be called by hand or from tests.  Setting sections are the
+normalized dictionaries the rules pass as ``params`` (so a change of any
+value reruns exactly the jobs that use it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Iterable
+
+from pstm.config import settings_from_dict, settings_hash
+from pstm.io.netcdf import provenance, read_dataset, write_dataset
+
+log = logging.getLogger("pstm")
+
+
+def _settings(**sections):
+    return settings_from_dict({k: v for k, v in sections.items() if v is not None}, "workflow params")
+
+
+def synthesize(synthetic: dict, segy_out: str, truth_out: str) -> dict:
+    """Model the built-in synthetic survey into a prestack SEG-Y file and a truth JSON."""
+    from pstm.synthetic import write_survey
+
+    settings = _settings(synthetic=synthetic)
+    truth = write_survey(settings.synthetic, segy_out, truth_out)
+    log.info("synthetic survey: %d traces x %d samples -> %s", truth["n_traces"], truth["n_samples"], segy_out)
+    return truth
+
+
+def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict) -> None:
+    """Index the prestack headers and fix the output grid and time axis."""
+    from pstm.index import build_index, grid_of
+
+    settings = _settings(survey=survey, grid=grid, time=time)
+    ds = build_index(settings, segy)
+    write_dataset(ds, out)
+    g = grid_of(ds)
+    log.info("%d traces; grid %d inlines x %d crosslines (%d x %d tiles); %d output times",
+             ds.sizes["trace"], g.n_inlines, g.n_crosslines, *g.n_tiles, ds.attrs["twt_count"])
+
+
+def tile_ids(index_path: str) -> list[str]:
+    """Ids of every tile of the grid stored in an index file."""
+    from pstm.index import grid_of
+
+    return [t.id for t in grid_of(read_dataset(index_path)).tiles()]
+
+
+def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict) -> None:
+    """Write the subset of traces that can reach one tile."""
+    from pstm.aperture import prefilter_tile
+    from pstm.index import grid_of
+    from pstm.kernels.common import KernelParams
+    from pstm.velocity import velocity_from_settings
+
+    settings = _settings(migration=migration, velocity=velocity)
+    index = read_dataset(index_path)
+    tile = grid_of(index).tile(tile_id)
+    sub = prefilter_tile(index, tile, KernelParams.from_settings(settings.migration),
+                         velocity_from_settings(settings.velocity))
+    sub.attrs.update(provenance(settings_hash(settings.migration, settings.velocity, index.attrs["pstm_config_hash"])))
+    write_dataset(sub, out)
+    log.info("tile %s: %d of %d traces within %.1f m", tile_id, sub.sizes["trace"], index.sizes["trace"],
+             sub.attrs["prefilter_radius_m"])
+
+
+def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, threads: int = 1) -> None:
+    """Migrate one tile and write its image, fold and timing."""
+    from pstm.kernels.common import KernelParams
+    from pstm.migrate import migrate_tile as _migrate, read_tile_amplitudes
+    from pstm.velocity import velocity_from_settings
+
+    settings = _settings(migration=migration, velocity=velocity)
+    tile_traces = read_dataset(traces_path)
+    amplitudes = read_tile_amplitudes(tile_traces)
+    params = KernelParams.from_settings(settings.migration, threads=threads)
+    ds = _migrate(tile_traces, amplitudes, settings.migration.kernel, params, velocity_from_settings(settings.velocity))
+    write_dataset(ds, out)
+    log.info("tile %s: %d traces, %.4g contributions in %.3f s (%.3g /s)", ds.attrs["tile_id"], ds.attrs["n_traces"],
+             ds.attrs["contributions"], ds.attrs["kernel_seconds"], ds.attrs["contributions_per_second"])
+
+
+def assemble(index_path: str, tile_paths: Iterable[str], image_nc: str, image_sgy: str, qc_dir: str,
+             qc: dict, truth: str | None = None) -> None:
+    """Assemble tiles into the final image (NetCDF and SEG-Y), with QC pictures and focus report."""
+    from pstm.assemble import assemble_files
+    from pstm.index import grid_of
+    from pstm.qc import plot_sections, write_focus_report
+
+    grid = grid_of(read_dataset(index_path))
+    ds = assemble_files(grid, list(tile_paths), image_nc, image_sgy)
+    plot_sections(ds, qc or {}, qc_dir)
+    if truth:
+        report = write_focus_report(ds, grid, truth, Path(qc_dir) / "focus.json", Path(qc_dir) / "focus.md")
+        for d in report["diffractors"]:
+            log.info("diffractor (%g, %g, %g ms): %s", d["x_m"], d["y_m"], d["t0_ms"],
+                     "focused" if d["focused"] else "NOT focused")
+
+
+def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: Iterable[str] = ()) -> dict:
+    """Collect per-tile timings (and Snakemake benchmark files, where given) into the profile report."""
+    from pstm.profile import write_profile
+
+    result = write_profile(list(tile_paths), out_json, out_md, list(benchmarks))
+    log.info("%s", json.dumps(result["total"]))
+    return result

@@ -1,0 +1,12 @@
+rule aperture_prefilter:
+    input:
+        index=f"{R}/index/traces.nc",
+    output:
+        traces=f"{R}/tiles/{{tile}}/traces.nc",
+    params:
+        migration=get_aperture_params(),
+        velocity=section("velocity"),
+    log:
+        f"{R}/logs/aperture_prefilter/{{tile}}.log",
+    script:
+        "../scripts/aperture_prefilter.py"

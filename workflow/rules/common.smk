@@ -1,0 +1,70 @@
+# Settings, paths and input functions shared by every rule.
+import json
+
+import pstm
+from pstm.config import normalize, settings_from_dict
+from pstm.kernels.registry import kernel_version
+
+SETTINGS = settings_from_dict(config, "config")
+R = SETTINGS.results
+
+
+wildcard_constraints:
+    tile=r"[0-9]+_[0-9]+",
+
+
+def section(name):
+    """A normalized copy of one settings section (rerun trigger: any change reruns its jobs)."""
+    return normalize(getattr(SETTINGS, name))
+
+
+def get_segy():
+    if SETTINGS.survey.source == "synthetic":
+        return f"{R}/synthetic/survey.sgy"
+    return SETTINGS.survey.segy_path
+
+
+def get_truth():
+    return f"{R}/synthetic/truth.json" if SETTINGS.survey.source == "synthetic" else None
+
+
+def get_tile_ids():
+    from pstm.stages import tile_ids
+
+    return tile_ids(checkpoints.index_traces.get().output.index)
+
+
+def get_tile_images(wildcards):
+    return expand(f"{R}/tiles/{{tile}}/image.nc", tile=get_tile_ids())
+
+
+def get_tile_benchmarks(wildcards):
+    return expand(f"{R}/benchmarks/migrate_tile/{{tile}}.tsv", tile=get_tile_ids())
+
+
+def get_migration_params():
+    """Migration settings that change the image (threads do not)."""
+    return normalize(SETTINGS.migration.science_dict())
+
+
+def get_aperture_params():
+    """The migration settings that decide which traces reach a tile."""
+    m = SETTINGS.migration
+    return normalize({"max_dip_deg": m.max_dip_deg, "aperture_min_m": m.aperture_min_m,
+                      "aperture_max_m": m.aperture_max_m})
+
+
+KERNEL_VERSION = kernel_version(SETTINGS.migration.kernel)
+
+
+def get_final_outputs():
+    out = [
+        f"{R}/image.nc",
+        f"{R}/image.sgy",
+        f"{R}/profile/profile.md",
+        f"{R}/profile/profile.json",
+    ]
+    out += [f"{R}/qc/{name}.png" for name in ("inline", "crossline", "time_slice", "fold")]
+    if get_truth():
+        out += [f"{R}/qc/focus.md", f"{R}/qc/focus.json"]
+    return out

@@ -1,0 +1,13 @@
+checkpoint index_traces:
+    input:
+        segy=get_segy(),
+    output:
+        index=f"{R}/index/traces.nc",
+    params:
+        survey=section("survey"),
+        grid=section("grid"),
+        time=section("time"),
+    log:
+        f"{R}/logs/index_traces.log",
+    script:
+        "../scripts/index_traces.py"

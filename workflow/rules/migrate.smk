@@ -1,0 +1,19 @@
+rule migrate_tile:
+    input:
+        traces=f"{R}/tiles/{{tile}}/traces.nc",
+        segy=get_segy(),
+    output:
+        image=f"{R}/tiles/{{tile}}/image.nc",
+    params:
+        migration=get_migration_params(),
+        velocity=section("velocity"),
+        kernel_version=KERNEL_VERSION,  # a kernel fix reruns every tile
+    threads: 2
+    resources:
+        mem_mb=2000,
+    log:
+        f"{R}/logs/migrate_tile/{{tile}}.log",
+    benchmark:
+        f"{R}/benchmarks/migrate_tile/{{tile}}.tsv"
+    script:
+        "../scripts/migrate_tile.py"

@@ -1,0 +1,7 @@
+"""Snakemake script: migrate one tile (pstm.stages.migrate_tile)."""
+from pstm import stages
+from pstm.logs import log_to
+
+with log_to(snakemake.log[0]):
+    stages.migrate_tile(snakemake.input.traces, snakemake.output.image, migration=snakemake.params.migration,
+                        velocity=snakemake.params.velocity, threads=snakemake.threads)
