@@ -1,0 +1,52 @@
+"""Shared fixtures: small random surveys and pillar sets for kernel tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather
+from pstm.kernels.registry import available_kernels
+
+
+def random_traces(n_traces: int = 1500, n_samples: int = 200, dt_s: float = 0.004, spread_m: float = 600.0,
+                  seed: int = 0) -> TraceGather:
+    """Random traces with midpoints scattered around (0, 0) and random azimuths and offsets."""
+    rng = np.random.default_rng(seed)
+    mx = rng.normal(0.0, spread_m, n_traces)
+    my = rng.normal(0.0, spread_m, n_traces)
+    az = rng.uniform(0, 2 * np.pi, n_traces)
+    h = rng.uniform(0, 500, n_traces)
+    return TraceGather(
+        amplitudes=rng.standard_normal((n_traces, n_samples)).astype(np.float32),
+        source_x=mx - h * np.cos(az), source_y=my - h * np.sin(az),
+        receiver_x=mx + h * np.cos(az), receiver_y=my + h * np.sin(az),
+        t_first_s=0.0, dt_s=dt_s,
+    )
+
+
+def pillar_block(n_i: int, n_j: int, n_times: int = 150, dt_s: float = 0.004, spacing: float = 25.0) -> PillarSet:
+    """An n_i x n_j block of pillars centred on (0, 0) with vrms rising from 1800 to 3000 m/s."""
+    x, y = np.meshgrid((np.arange(n_i) - (n_i - 1) / 2) * spacing, (np.arange(n_j) - (n_j - 1) / 2) * spacing,
+                       indexing="ij")
+    twt = np.arange(n_times) * dt_s
+    vrms = np.broadcast_to(np.linspace(1800.0, 3000.0, n_times), (n_i * n_j, n_times)).copy()
+    return PillarSet(x.ravel(), y.ravel(), twt, vrms)
+
+
+def run_kernel(name: str, traces: TraceGather, pillars: PillarSet, params: KernelParams):
+    from pstm.kernels.registry import get_kernel
+
+    dtype = np.float64 if name == "reference" else np.float32
+    image = np.zeros((pillars.n_pillars, pillars.n_times), dtype)
+    fold = np.zeros_like(image)
+    count = get_kernel(name)(traces, pillars, params, image, fold)
+    return image.astype(np.float64), fold.astype(np.float64), count
+
+
+@pytest.fixture(params=available_kernels())
+def kernel_name(request):
+    return request.param
+
+
+FAST_KERNELS = [k for k in available_kernels() if k != "reference"]
