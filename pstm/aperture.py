@@ -26,16 +26,21 @@ def select_traces(midpoint_x: np.ndarray, midpoint_y: np.ndarray, centre: tuple[
     return np.sort(np.asarray(tree.query_ball_point(centre, r=radius), dtype=np.int64))
 
 
-def prefilter_tile(index: xr.Dataset, tile: Tile, params: KernelParams, velocity: VelocityFunction) -> xr.Dataset:
+def prefilter_tile(index: xr.Dataset, tile: Tile, params: KernelParams, velocity: VelocityFunction,
+                   enabled: bool = True) -> xr.Dataset:
     """Subset of the index whose midpoints lie within the useful aperture of any pillar of ``tile``.
 
     The radius is the useful aperture at the largest output time plus the
     tile's half-diagonal around its centre: conservative, so no contribution
-    is lost.
+    is lost.  With ``enabled=False`` every trace is kept (for measuring what
+    the prefilter saves).
     """
     grid = grid_of(index)
     radius = useful_radius(params, velocity, twt_of(index)) + grid.tile_half_diagonal(tile)
-    keep = select_traces(index["midpoint_x"].values, index["midpoint_y"].values, grid.tile_centre(tile), radius)
+    if enabled:
+        keep = select_traces(index["midpoint_x"].values, index["midpoint_y"].values, grid.tile_centre(tile), radius)
+    else:
+        keep = np.arange(index.sizes["trace"])
     sub = index.isel(trace=keep)
     sub.attrs = dict(index.attrs)
     sub.attrs.update({"tile_id": tile.id, "tile_i0": tile.i0, "tile_i1": tile.i1, "tile_j0": tile.j0,

@@ -219,6 +219,22 @@ class VelocitySettings:
 
 
 @dataclass(frozen=True)
+class OptimizationSettings:
+    prefilter: bool = True
+    sample_window: bool = True
+    trace_sort: bool = True
+    cache_block_traces: int = 256
+    fast_sqrt: bool = False
+    output_decimation: int = 1
+
+
+@dataclass(frozen=True)
+class MlxSettings:
+    memory_budget_mb: float = 512.0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of a run, frozen."""
 
@@ -229,6 +245,8 @@ class Settings:
     grid: GridSettings
     time: TimeSettings
     migration: MigrationSettings
+    optimization: OptimizationSettings
+    mlx: MlxSettings
     qc: dict
 
 
@@ -253,6 +271,8 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
         grid=GridSettings(**d["grid"]),
         time=TimeSettings(**d["time"]),
         migration=MigrationSettings(**d["migration"]),
+        optimization=OptimizationSettings(**d["optimization"]),
+        mlx=MlxSettings(**d["mlx"]),
         qc=d["qc"],
     )
 

@@ -13,9 +13,12 @@ from pstm.io.netcdf import provenance
 from pstm.io.segy import SegyError, read_prestack_headers
 
 
-def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: float) -> np.ndarray:
-    """Output two-way times (ms): from ``start_ms`` to ``end_ms`` (default: the last input sample)."""
-    interval = time.interval_ms if time.interval_ms is not None else dt_s * 1000.0
+def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: float, decimation: int = 1) -> np.ndarray:
+    """Output two-way times (ms): from ``start_ms`` to ``end_ms`` (default: the last input sample).
+
+    ``decimation`` > 1 keeps every N-th output time (a preview at N times the interval).
+    """
+    interval = (time.interval_ms if time.interval_ms is not None else dt_s * 1000.0) * decimation
     end = time.end_ms if time.end_ms is not None else (t_first_s + (n_samples - 1) * dt_s) * 1000.0
     if end <= time.start_ms:
         raise ValueError(f"time: output ends at {end} ms, not after its start {time.start_ms} ms; set time.end_ms")
@@ -53,7 +56,7 @@ def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
     mx, my = 0.5 * (sx + rx), 0.5 * (sy + ry)
     grid = grid_from_settings(settings.grid, mx, my)
     _check_overlap(grid, mx, my, segy_path)
-    twt = output_twt_ms(settings.time, hdr.n_samples, hdr.dt_s, hdr.t_first_s)
+    twt = output_twt_ms(settings.time, hdr.n_samples, hdr.dt_s, hdr.t_first_s, settings.optimization.output_decimation)
     attrs = {
         "segy_path": str(segy_path),
         "n_samples": hdr.n_samples,
@@ -63,7 +66,7 @@ def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
         "twt_interval_ms": float(twt[1] - twt[0]) if twt.size > 1 else float(hdr.dt_s * 1000.0),
         "twt_count": int(twt.size),
         **grid.to_attrs(),
-        **provenance(settings_hash(settings.survey, settings.grid, settings.time)),
+        **provenance(settings_hash(settings.survey, settings.grid, settings.time, settings.optimization.output_decimation)),
     }
     m = {"units": "m"}
     return xr.Dataset(

@@ -33,11 +33,12 @@ def synthesize(synthetic: dict, segy_out: str, truth_out: str) -> dict:
     return truth
 
 
-def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict) -> None:
+def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, output_decimation: int = 1) -> None:
     """Index the prestack headers and fix the output grid and time axis."""
     from pstm.index import build_index, grid_of
 
-    settings = _settings(survey=survey, grid=grid, time=time)
+    settings = _settings(survey=survey, grid=grid, time=time,
+                         optimization={"output_decimation": output_decimation})
     ds = build_index(settings, segy)
     write_dataset(ds, out)
     g = grid_of(ds)
@@ -52,7 +53,8 @@ def tile_ids(index_path: str) -> list[str]:
     return [t.id for t in grid_of(read_dataset(index_path)).tiles()]
 
 
-def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict) -> None:
+def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict,
+                       prefilter: bool = True) -> None:
     """Write the subset of traces that can reach one tile."""
     from pstm.aperture import prefilter_tile
     from pstm.index import grid_of
@@ -63,23 +65,25 @@ def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict,
     index = read_dataset(index_path)
     tile = grid_of(index).tile(tile_id)
     sub = prefilter_tile(index, tile, KernelParams.from_settings(settings.migration),
-                         velocity_from_settings(settings.velocity))
+                         velocity_from_settings(settings.velocity), enabled=prefilter)
     sub.attrs.update(provenance(settings_hash(settings.migration, settings.velocity, index.attrs["pstm_config_hash"])))
     write_dataset(sub, out)
     log.info("tile %s: %d of %d traces within %.1f m", tile_id, sub.sizes["trace"], index.sizes["trace"],
              sub.attrs["prefilter_radius_m"])
 
 
-def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, threads: int = 1) -> None:
+def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, threads: int = 1,
+                 optimization: dict | None = None, mlx: dict | None = None) -> None:
     """Migrate one tile and write its image, fold and timing."""
     from pstm.kernels.common import KernelParams
     from pstm.migrate import migrate_tile as _migrate, read_tile_amplitudes
     from pstm.velocity import velocity_from_settings
 
-    settings = _settings(migration=migration, velocity=velocity)
+    settings = _settings(migration=migration, velocity=velocity, optimization=optimization, mlx=mlx)
     tile_traces = read_dataset(traces_path)
     amplitudes = read_tile_amplitudes(tile_traces)
-    params = KernelParams.from_settings(settings.migration, threads=threads)
+    params = KernelParams.from_settings(settings.migration, threads=threads, optimization=settings.optimization,
+                                        mlx=settings.mlx)
     ds = _migrate(tile_traces, amplitudes, settings.migration.kernel, params, velocity_from_settings(settings.velocity))
     write_dataset(ds, out)
     log.info("tile %s: %d traces, %.4g contributions in %.3f s (%.3g /s)", ds.attrs["tile_id"], ds.attrs["n_traces"],

@@ -111,6 +111,13 @@ class KernelParams:
         Interpolation of the input traces.
     threads : int or None
         CPU threads for parallel kernels.
+    sample_window, trace_sort, cache_block_traces, fast_sqrt :
+        Speed switches (schema section ``optimization``); a kernel that cannot
+        honour one raises ``ValueError``.
+    mlx_memory_budget_mb : float
+        Working-set bound of one MLX batch (MB).
+    mlx_device : str
+        ``auto``, ``cpu`` or ``gpu``.
     """
 
     max_dip_deg: float = 45.0
@@ -121,11 +128,24 @@ class KernelParams:
     obliquity: bool = True
     interpolation: str = "linear"
     threads: int | None = None
+    sample_window: bool = True
+    trace_sort: bool = True
+    cache_block_traces: int = 256
+    fast_sqrt: bool = False
+    mlx_memory_budget_mb: float = 512.0
+    mlx_device: str = "auto"
 
     @classmethod
-    def from_settings(cls, migration, threads: int | None = None) -> "KernelParams":
-        """Build from :class:`pstm.config.MigrationSettings`."""
+    def from_settings(cls, migration, threads: int | None = None, optimization=None, mlx=None) -> "KernelParams":
+        """Build from :class:`pstm.config.MigrationSettings` (and the optimization and mlx sections)."""
+        opt = {}
+        if optimization is not None:
+            opt.update(sample_window=optimization.sample_window, trace_sort=optimization.trace_sort,
+                       cache_block_traces=optimization.cache_block_traces, fast_sqrt=optimization.fast_sqrt)
+        if mlx is not None:
+            opt.update(mlx_memory_budget_mb=mlx.memory_budget_mb, mlx_device=mlx.device)
         return cls(
+            **opt,
             max_dip_deg=migration.max_dip_deg,
             aperture_min_m=migration.aperture_min_m,
             aperture_max_m=migration.aperture_max_m,

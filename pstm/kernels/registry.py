@@ -42,6 +42,7 @@ class KernelSpec:
 KERNELS: dict[str, KernelSpec] = {
     "reference": KernelSpec("reference", "pstm.kernels.reference", "numpy, float64, readable: the specification"),
     "numba": KernelSpec("numba", "pstm.kernels.numba_cpu", "numba, float32, parallel over pillars"),
+    "mlx": KernelSpec("mlx", "pstm.kernels.mlx_kernel", "MLX, float32, batched; custom kernels on Metal and CUDA"),
 }
 
 

@@ -6,6 +6,7 @@ rule aperture_prefilter:
     params:
         migration=get_aperture_params(),
         velocity=section("velocity"),
+        prefilter=SETTINGS.optimization.prefilter,
     log:
         f"{R}/logs/aperture_prefilter/{{tile}}.log",
     script:

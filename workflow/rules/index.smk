@@ -7,6 +7,7 @@ checkpoint index_traces:
         survey=section("survey"),
         grid=section("grid"),
         time=section("time"),
+        output_decimation=SETTINGS.optimization.output_decimation,
     log:
         f"{R}/logs/index_traces.log",
     script:

@@ -7,6 +7,8 @@ rule migrate_tile:
     params:
         migration=get_migration_params(),
         velocity=section("velocity"),
+        optimization=section("optimization"),
+        mlx=section("mlx"),
         kernel_version=KERNEL_VERSION,  # a kernel fix reruns every tile
     threads: 2
     resources:

@@ -4,4 +4,5 @@ from pstm.logs import log_to
 
 with log_to(snakemake.log[0]):
     stages.index_traces(snakemake.input.segy, snakemake.output.index, survey=snakemake.params.survey,
-                        grid=snakemake.params.grid, time=snakemake.params.time)
+                        grid=snakemake.params.grid, time=snakemake.params.time,
+                        output_decimation=snakemake.params.output_decimation)
