@@ -186,13 +186,13 @@ def grid_from_settings(settings: GridSettings, midpoint_x: np.ndarray, midpoint_
     probe = OutputGrid(0.0, 0.0, 1.0, 1.0, float(az), 1, 1)
     u, w = probe.ij(mx, my)  # metres along e_il and e_xl
     u0 = _snap_down(u.min(), dil)
-    n_il = int(math.floor((u.max() - u0) / dil + 1e-9)) + 1
+    n_il = int(math.ceil((u.max() - u0) / dil - 1e-9)) + 1
     if is_line and settings.azimuth_deg is None:
         w0 = float(np.median(w))
         n_xl = 1
     else:
         w0 = _snap_down(w.min(), dxl)
-        n_xl = int(math.floor((w.max() - w0) / dxl + 1e-9)) + 1
+        n_xl = int(math.ceil((w.max() - w0) / dxl - 1e-9)) + 1
     ox, oy = probe.xy(u0, w0)
     return OutputGrid(float(ox), float(oy), dil, dxl, float(az), n_il, n_xl,
                       settings.first_inline, settings.first_crossline, settings.tile_size)
