@@ -141,7 +141,20 @@ def _check_cross_fields(data: dict, source: str) -> None:
         raise ConfigError(f"{source}: time.end_ms ({t['end_ms']}) must exceed time.start_ms ({t['start_ms']})")
     from pstm.kernels.registry import check_kernel_options
 
-    check_kernel_options(mig["kernel"], mig, source)
+    check_kernel_options(mig["kernel"], _extended_options(data), source)
+
+
+def _extended_options(data: dict) -> list[str]:
+    """Extended imaging options a configuration switches on (see KernelParams.extended_features)."""
+    mig = data["migration"]
+    used = []
+    if mig["interpolation"] != "linear":
+        used.append(f"interpolation={mig['interpolation']}")
+    for key in ("antialias", "aperture_table", "max_opening_angle_deg", "stretch_mute"):
+        value = mig.get(key)
+        if value not in (None, "none", False):
+            used.append(key)
+    return used
 
 
 # ---------------------------------------------------------------------------

@@ -67,3 +67,54 @@ def test_kernel_enum_matches_registry():
 
     enum = load_schema()["properties"]["migration"]["properties"]["kernel"]["enum"]
     assert sorted(enum) == sorted(available_kernels())
+
+
+EXTENDED_CASES = {
+    "nearest": dict(interpolation="nearest"),
+    "cubic": dict(interpolation="cubic"),
+    "lanczos3": dict(interpolation="lanczos3"),
+    "sinc8": dict(interpolation="sinc8"),
+    "sinc16": dict(interpolation="sinc16"),
+    "triangle": dict(antialias="triangle", antialias_trace_spacing_m=60.0, antialias_max_half_length=6.0),
+    "aperture_table": dict(aperture_table=((0.0, 150.0), (300.0, 500.0), (600.0, 900.0))),
+    "opening_angle": dict(max_opening_angle_deg=40.0),
+    "stretch_mute": dict(stretch_mute=0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXTENDED_CASES))
+def test_numba_parity_every_imaging_option(case):
+    traces = random_traces(n_traces=700, seed=11)
+    pillars = pillar_block(3, 5)
+    params = KernelParams(aperture_max_m=1000.0, **EXTENDED_CASES[case])
+    ref, ref_fold, _ = run_kernel("reference", traces, pillars, params)
+    img, fold, _ = run_kernel("numba", traces, pillars, params)
+    assert np.abs(ref).max() > 0
+    assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
+    assert np.abs(fold - ref_fold).sum() <= 2
+
+
+def test_numba_parity_with_eta():
+    from pstm.kernels.common import PillarSet
+
+    traces = random_traces(n_traces=700, seed=12)
+    base = pillar_block(3, 3)
+    pillars = PillarSet(base.x, base.y, base.twt_s, base.vrms, eta=np.full_like(base.vrms, 0.12))
+    params = KernelParams(aperture_max_m=1000.0)
+    ref, _, _ = run_kernel("reference", traces, pillars, params)
+    img, _, _ = run_kernel("numba", traces, pillars, params)
+    assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
+    iso, _, _ = run_kernel("reference", traces, base, params)
+    assert np.abs(iso - ref).max() > 0.01 * np.abs(ref).max()  # eta changes the image
+
+
+def test_unsupported_option_is_refused_not_ignored():
+    from pstm.kernels.registry import KERNELS, get_kernel
+
+    lacking = [name for name, spec in KERNELS.items() if "interpolation" not in spec.features]
+    for name in lacking:
+        traces = random_traces(n_traces=10)
+        pillars = pillar_block(1, 1)
+        with pytest.raises(ValueError, match="cannot honour interpolation=sinc8"):
+            get_kernel(name)(traces, pillars, KernelParams(interpolation="sinc8"),
+                             np.zeros((1, pillars.n_times), np.float32), np.zeros((1, pillars.n_times), np.float32))

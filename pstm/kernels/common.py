@@ -75,12 +75,15 @@ class PillarSet:
         Output two-way times t0 (s), increasing.
     vrms : ndarray, shape (n_pillars, n_times), float64
         RMS velocity at each pillar and output time (m/s).
+    eta : ndarray, shape (n_pillars, n_times), or None
+        VTI anellipticity eta at each pillar and time; None means isotropic (0).
     """
 
     x: np.ndarray
     y: np.ndarray
     twt_s: np.ndarray
     vrms: np.ndarray
+    eta: np.ndarray | None = None
 
     @property
     def n_pillars(self) -> int:
@@ -118,6 +121,18 @@ class KernelParams:
         Working-set bound of one MLX batch (MB).
     mlx_device : str
         ``auto``, ``cpu`` or ``gpu``.
+    antialias : str
+        ``none`` or ``triangle`` (Lumley, Claerbout and Bevc triangle filter).
+    antialias_trace_spacing_m : float
+        Input trace (midpoint) spacing that sets the triangle half-length (m).
+    antialias_max_half_length : float
+        Cap of the triangle half-length (samples).
+    aperture_table : tuple of (twt_ms, radius_m) pairs, or None
+        Time-to-aperture table used instead of the dip rule (still clipped to min/max).
+    max_opening_angle_deg : float or None
+        Largest opening angle between the source and receiver rays at the image point.
+    stretch_mute : float or None
+        Largest wavelet stretch ``1 / (dt/dt0) - 1`` admitted per contribution.
     """
 
     max_dip_deg: float = 45.0
@@ -134,6 +149,29 @@ class KernelParams:
     fast_sqrt: bool = False
     mlx_memory_budget_mb: float = 512.0
     mlx_device: str = "auto"
+    antialias: str = "none"
+    antialias_trace_spacing_m: float = 25.0
+    antialias_max_half_length: float = 8.0
+    aperture_table: tuple | None = None
+    max_opening_angle_deg: float | None = None
+    stretch_mute: float | None = None
+
+    def extended_features(self, pillars: "PillarSet | None" = None) -> list[str]:
+        """Options beyond linear interpolation and the plain dip aperture that are switched on."""
+        used = []
+        if self.interpolation != "linear":
+            used.append(f"interpolation={self.interpolation}")
+        if self.antialias != "none":
+            used.append(f"antialias={self.antialias}")
+        if self.aperture_table is not None:
+            used.append("aperture_table")
+        if self.max_opening_angle_deg is not None:
+            used.append("max_opening_angle_deg")
+        if self.stretch_mute is not None:
+            used.append("stretch_mute")
+        if pillars is not None and pillars.eta is not None and np.any(pillars.eta != 0):
+            used.append("eta")
+        return used
 
     @classmethod
     def from_settings(cls, migration, threads: int | None = None, optimization=None, mlx=None) -> "KernelParams":
@@ -172,6 +210,9 @@ def pad_traces(amplitudes: np.ndarray, dtype=np.float64) -> np.ndarray:
 def aperture_radius(vrms: np.ndarray, twt_s: np.ndarray, params: KernelParams) -> np.ndarray:
     """Time-variant aperture radius ``clip(vrms * t0 / 2 * tan(max_dip), min, max)`` (m).
 
+    With ``params.aperture_table`` the radius is that table interpolated at t0
+    instead of the dip rule, clipped the same way.
+
     Parameters
     ----------
     vrms : ndarray, shape (..., n_times)
@@ -184,12 +225,19 @@ def aperture_radius(vrms: np.ndarray, twt_s: np.ndarray, params: KernelParams) -
     -------
     ndarray, same shape as ``vrms``
     """
+    if params.aperture_table is not None:
+        table = np.asarray(params.aperture_table, dtype=np.float64).reshape(-1, 2)
+        radius = np.broadcast_to(np.interp(twt_s * 1000.0, table[:, 0], table[:, 1]), np.shape(vrms))
+        return np.clip(radius, params.aperture_min_m, params.aperture_max_m)
     depth = vrms * twt_s / 2.0
     return np.clip(depth * np.tan(np.radians(params.max_dip_deg)), params.aperture_min_m, params.aperture_max_m)
 
 
 def max_useful_radius(vrms_max: float, twt_max_s: float, params: KernelParams) -> float:
     """Largest midpoint distance any contribution can have (m)."""
+    if params.aperture_table is not None:
+        table = np.asarray(params.aperture_table, dtype=np.float64).reshape(-1, 2)
+        return float(np.clip(table[:, 1].max(), params.aperture_min_m, params.aperture_max_m))
     depth = vrms_max * twt_max_s / 2.0
     return float(np.clip(depth * np.tan(np.radians(params.max_dip_deg)), params.aperture_min_m, params.aperture_max_m))
 

@@ -29,19 +29,28 @@ class KernelSpec:
         Module holding ``migrate`` (and ``KERNEL_VERSION``).
     description : str
         One line for documentation.
-    interpolations : tuple of str
-        Interpolation methods it implements.
+    features : frozenset of str
+        Imaging options beyond linear interpolation with the plain dip
+        aperture that it implements (names as in
+        :meth:`pstm.kernels.common.KernelParams.extended_features`, ``interpolation``
+        standing for every method).
     """
 
     name: str
     module: str
     description: str
-    interpolations: tuple = ("linear",)
+    features: frozenset = frozenset()
 
+
+#: Every extended imaging option.
+ALL_FEATURES = frozenset({"interpolation", "antialias", "aperture_table", "max_opening_angle_deg", "stretch_mute",
+                          "eta"})
 
 KERNELS: dict[str, KernelSpec] = {
-    "reference": KernelSpec("reference", "pstm.kernels.reference", "numpy, float64, readable: the specification"),
-    "numba": KernelSpec("numba", "pstm.kernels.numba_cpu", "numba, float32, parallel over pillars"),
+    "reference": KernelSpec("reference", "pstm.kernels.reference", "numpy, float64, readable: the specification",
+                            ALL_FEATURES),
+    "numba": KernelSpec("numba", "pstm.kernels.numba_kernel", "numba, parallel over pillars (float32 fast path)",
+                        ALL_FEATURES),
     "mlx": KernelSpec("mlx", "pstm.kernels.mlx_kernel", "MLX, float32, batched; custom kernels on Metal and CUDA"),
 }
 
@@ -58,27 +67,45 @@ def _spec(name: str) -> KernelSpec:
         raise KernelUnavailable(f"unknown kernel {name!r}; valid kernels: {', '.join(KERNELS)}") from None
 
 
-def check_kernel_options(name: str, migration: dict, source: str = "config") -> None:
-    """Raise a ConfigError when ``name`` cannot honour a migration option."""
+def _unsupported(spec: KernelSpec, used: list[str]) -> list[str]:
+    return [u for u in used if u.split("=")[0] not in spec.features]
+
+
+def check_kernel_options(name: str, used: list[str], source: str = "config") -> None:
+    """Raise a ConfigError when kernel ``name`` cannot honour an option in ``used``."""
     from pstm.config import ConfigError
 
     spec = _spec(name)
-    interp = migration.get("interpolation", "linear")
-    if interp not in spec.interpolations:
-        raise ConfigError(
-            f"{source}: migration.interpolation {interp!r} is not implemented by kernel {name!r} "
-            f"(it offers {', '.join(spec.interpolations)}); choose one of those or another kernel"
-        )
+    missing = _unsupported(spec, used)
+    if missing:
+        offers = ", ".join(sorted(spec.features)) or "none of the extended options"
+        raise ConfigError(f"{source}: kernel {name!r} cannot honour {', '.join(missing)} (it offers {offers}); "
+                          "switch the option off or choose kernel 'numba' or 'reference'")
 
 
 def get_kernel(name: str) -> Callable:
-    """Return the ``migrate`` function of kernel ``name``."""
+    """Return the ``migrate`` function of kernel ``name``.
+
+    The returned function refuses, with ``ValueError``, any option the kernel
+    does not implement, so no option is ever silently ignored.
+    """
     spec = _spec(name)
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
         raise KernelUnavailable(f"kernel {name!r} needs a module that is not installed: {exc}") from exc
-    return module.migrate
+    inner = module.migrate
+
+    def migrate(traces, pillars, params, image, fold):
+        missing = _unsupported(spec, params.extended_features(pillars))
+        if missing:
+            raise ValueError(f"kernel {name!r} cannot honour {', '.join(missing)}; switch it off or choose "
+                             "kernel 'numba' or 'reference'")
+        return inner(traces, pillars, params, image, fold)
+
+    migrate.__doc__ = inner.__doc__
+    migrate.__wrapped__ = inner
+    return migrate
 
 
 def kernel_version(name: str) -> str:
