@@ -9,12 +9,15 @@ from scipy.spatial import cKDTree
 from pstm.geometry import Tile
 from pstm.index import grid_of, twt_of
 from pstm.kernels.common import KernelParams, max_useful_radius
-from pstm.velocity import VelocityFunction
 
 
-def useful_radius(params: KernelParams, velocity: VelocityFunction, twt_ms: np.ndarray) -> float:
-    """Largest pillar-to-midpoint distance of any contribution at these output times (m)."""
-    vmax = float(velocity.at(twt_ms).max())
+def useful_radius(params: KernelParams, velocity, twt_ms: np.ndarray) -> float:
+    """Largest pillar-to-midpoint distance of any contribution at these output times (m).
+
+    ``velocity`` is a 1D :class:`~pstm.velocity.VelocityFunction` or a cube
+    (:class:`~pstm.velocity_cube.GridCube`, whose largest value is used).
+    """
+    vmax = float(np.max(velocity.values)) if hasattr(velocity, "values") else float(velocity.at(twt_ms).max())
     return max_useful_radius(vmax, float(twt_ms.max()) / 1000.0, params)
 
 
@@ -26,7 +29,7 @@ def select_traces(midpoint_x: np.ndarray, midpoint_y: np.ndarray, centre: tuple[
     return np.sort(np.asarray(tree.query_ball_point(centre, r=radius), dtype=np.int64))
 
 
-def prefilter_tile(index: xr.Dataset, tile: Tile, params: KernelParams, velocity: VelocityFunction,
+def prefilter_tile(index: xr.Dataset, tile: Tile, params: KernelParams, velocity,
                    enabled: bool = True) -> xr.Dataset:
     """Subset of the index whose midpoints lie within the useful aperture of any pillar of ``tile``.
 

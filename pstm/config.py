@@ -122,6 +122,18 @@ def _check_cross_fields(data: dict, source: str) -> None:
     vel = data["velocity"]
     if vel["kind"] == "csv" and not vel["csv_path"]:
         raise ConfigError(f"{source}: velocity.csv_path is required when velocity.kind is 'csv'")
+    if vel["kind"] == "cube" and not vel["cube_path"]:
+        raise ConfigError(f"{source}: velocity.cube_path is required when velocity.kind is 'cube'")
+    aniso = data["anisotropy"]
+    if aniso["kind"] == "cube" and not aniso["cube_path"]:
+        raise ConfigError(f"{source}: anisotropy.cube_path is required when anisotropy.kind is 'cube'")
+    if aniso["kind"] == "table":
+        times = [row[0] for row in aniso["table"]]
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ConfigError(f"{source}: anisotropy.table times {times} must increase strictly")
+        bad = [row[1] for row in aniso["table"] if not 0 <= row[1] <= 0.5]
+        if bad:
+            raise ConfigError(f"{source}: anisotropy.table has eta values {bad} outside 0 .. 0.5")
     if vel["kind"] == "table":
         times = [row[0] for row in vel["table"]]
         if any(b <= a for a, b in zip(times, times[1:])):
@@ -133,6 +145,16 @@ def _check_cross_fields(data: dict, source: str) -> None:
     if not vel["table"]:
         raise ConfigError(f"{source}: velocity.table must have at least one row")
     mig = data["migration"]
+    edges = mig["offset_classes_m"]
+    if edges is not None and (len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:]))):
+        raise ConfigError(f"{source}: migration.offset_classes_m {edges} must hold at least two strictly "
+                          "increasing edges (m), e.g. [0, 500, 1000, 1500]")
+    table = mig["aperture_table"]
+    if table is not None:
+        times = [row[0] for row in table]
+        if not table or any(b <= a for a, b in zip(times, times[1:])) or any(row[1] <= 0 for row in table):
+            raise ConfigError(f"{source}: migration.aperture_table {table} needs rows [twt ms, radius m] with "
+                              "strictly increasing times and positive radii")
     if mig["aperture_min_m"] > mig["aperture_max_m"]:
         raise ConfigError(f"{source}: migration.aperture_min_m ({mig['aperture_min_m']}) exceeds "
                           f"migration.aperture_max_m ({mig['aperture_max_m']})")
@@ -154,6 +176,8 @@ def _extended_options(data: dict) -> list[str]:
         value = mig.get(key)
         if value not in (None, "none", False):
             used.append(key)
+    if data["anisotropy"]["kind"] != "none":
+        used.append("eta")
     return used
 
 
@@ -168,6 +192,15 @@ class MigrationSettings:
 
     kernel: str = "numba"
     interpolation: str = "linear"
+    antialias: str = "none"
+    antialias_trace_spacing_m: float | None = None
+    antialias_max_half_length: float = 8.0
+    aperture_table: tuple | None = None
+    max_opening_angle_deg: float | None = None
+    stretch_mute: float | None = None
+    rho_filter: str = "auto"
+    normalization: str = "raw"
+    offset_classes_m: tuple | None = None
     max_dip_deg: float = 45.0
     aperture_min_m: float = 100.0
     aperture_max_m: float = 2500.0
@@ -229,6 +262,15 @@ class VelocitySettings:
     constant_m_s: float = 2000.0
     table: tuple = ((0.0, 1800.0), (1500.0, 2800.0))
     csv_path: str | None = None
+    cube_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AnisotropySettings:
+    kind: str = "none"
+    eta: float = 0.0
+    table: tuple = ((0.0, 0.0),)
+    cube_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +297,7 @@ class Settings:
     survey: SurveySettings
     synthetic: dict
     velocity: VelocitySettings
+    anisotropy: AnisotropySettings
     grid: GridSettings
     time: TimeSettings
     migration: MigrationSettings
@@ -276,14 +319,18 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
     survey["headers"] = HeaderBytes(**survey["headers"])
     vel = dict(d["velocity"])
     vel["table"] = _tuples(vel["table"])
+    aniso = dict(d["anisotropy"])
+    aniso["table"] = _tuples(aniso["table"])
+    mig = {k: _tuples(v) for k, v in d["migration"].items()}
     return Settings(
         results=d["results"],
         survey=SurveySettings(**survey),
         synthetic=d["synthetic"],
         velocity=VelocitySettings(**vel),
+        anisotropy=AnisotropySettings(**aniso),
         grid=GridSettings(**d["grid"]),
         time=TimeSettings(**d["time"]),
-        migration=MigrationSettings(**d["migration"]),
+        migration=MigrationSettings(**mig),
         optimization=OptimizationSettings(**d["optimization"]),
         mlx=MlxSettings(**d["mlx"]),
         qc=d["qc"],
@@ -370,4 +417,6 @@ if __name__ == "__main__":  # regenerate the table in config/README.md
     text = target.read_text()
     head, rest = text.split(TABLE_BEGIN, 1)
     _, tail = rest.split(TABLE_END, 1)
-    target.write_text(f"{head}{TABLE_BEGIN}\n{schema_markdown()}{TABLE_END}{tail}")
+    from pstm.io.atomic import write_text_atomic
+
+    write_text_atomic(target, f"{head}{TABLE_BEGIN}\n{schema_markdown()}{TABLE_END}{tail}")

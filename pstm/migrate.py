@@ -13,29 +13,49 @@ from pstm.io.netcdf import provenance
 from pstm.io.segy import read_traces
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 from pstm.kernels.registry import get_kernel, kernel_version
-from pstm.velocity import VelocityFunction
+from pstm.preprocess import resolve_rho, rho_filter
+
+
+def offset_class_index(offset: np.ndarray, edges) -> np.ndarray:
+    """Class of each offset for class edges ``edges`` (-1 outside; the last edge belongs to the last class)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    idx = np.searchsorted(edges, offset, side="right") - 1
+    idx[offset == edges[-1]] = edges.size - 2
+    idx[(offset < edges[0]) | (offset > edges[-1])] = -1
+    return idx
 
 
 def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, params: KernelParams,
-                 velocity: VelocityFunction) -> xr.Dataset:
-    """Migrate the traces of one tile.
+                 velocity, eta=None, rho: str = "auto", normalization: str = "raw",
+                 offset_classes_m=None) -> xr.Dataset:
+    """Migrate the traces of one tile, as a stack and, with offset classes, as offset gathers.
 
     Parameters
     ----------
     tile_traces : xr.Dataset
-        Output of :func:`pstm.aperture.prefilter_tile` (coordinates, grid and tile attributes).
+        Output of :func:`pstm.aperture.prefilter_tile` (coordinates, offsets, grid and tile attributes).
     amplitudes : ndarray, shape (n_traces, n_samples), float32
-        The traces, in the order of ``tile_traces``.
+        The traces, in the order of ``tile_traces``; each is read once.
     kernel : str
         Registered kernel name.
     params : KernelParams
-    velocity : VelocityFunction
+    velocity : object with ``for_pillars(x, y, twt_ms)``
+        RMS velocity model (1D function or cube).
+    eta : object with ``for_pillars(x, y, twt_ms)``, or None
+        VTI eta model; None is isotropic.
+    rho : str
+        Rho filter (``auto``, ``none``, ``half_derivative``, ``derivative``).
+    normalization : str
+        ``raw`` or ``fold`` (divide by the fold per output sample).
+    offset_classes_m : sequence of float, or None
+        Offset class edges (m); traces outside them are left out of stack and gathers alike.
 
     Returns
     -------
     xr.Dataset
-        ``image`` and ``fold`` on (``iline``, ``xline``, ``twt``) with the tile's
-        wall time, contribution count and throughput as attributes.
+        ``image`` and ``fold`` on (``iline``, ``xline``, ``twt``), with offset classes also
+        ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``); the tile's
+        kernel time, contribution count and throughput as attributes.
     """
     a = tile_traces.attrs
     grid = grid_of(tile_traces)
@@ -46,44 +66,70 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     pillars = PillarSet(
         x=(px - cx).ravel(), y=(py - cy).ravel(), twt_s=twt_ms / 1000.0,
         vrms=velocity.for_pillars(px.ravel(), py.ravel(), twt_ms),
+        eta=None if eta is None else eta.for_pillars(px.ravel(), py.ravel(), twt_ms),
     )
-    traces = TraceGather(
-        amplitudes=amplitudes,
-        source_x=tile_traces["source_x"].values - cx, source_y=tile_traces["source_y"].values - cy,
-        receiver_x=tile_traces["receiver_x"].values - cx, receiver_y=tile_traces["receiver_y"].values - cy,
-        t_first_s=float(a["t_first_s"]), dt_s=float(a["dt_s"]),
-    )
+    rho_kind = resolve_rho(rho, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
+    filtered = rho_filter(amplitudes, rho_kind)
+    offsets = tile_traces["offset"].values
+    if offset_classes_m is not None:
+        edges = np.asarray(offset_classes_m, dtype=np.float64)
+        class_index = offset_class_index(offsets, edges)
+    else:
+        edges = None
+        class_index = np.zeros(offsets.size, np.int64)
+    n_classes = 1 if edges is None else edges.size - 1
+    sx, sy = tile_traces["source_x"].values - cx, tile_traces["source_y"].values - cy
+    rx, ry = tile_traces["receiver_x"].values - cx, tile_traces["receiver_y"].values - cy
     dtype = np.float64 if kernel == "reference" else np.float32
-    image = np.zeros((pillars.n_pillars, pillars.n_times), dtype)
-    fold = np.zeros((pillars.n_pillars, pillars.n_times), np.float32 if dtype == np.float32 else np.float64)
+    image = np.zeros((n_classes, pillars.n_pillars, pillars.n_times), dtype)
+    fold = np.zeros_like(image)
     migrate = get_kernel(kernel)
-    start = time.perf_counter()
-    contributions = migrate(traces, pillars, params, image, fold)
-    wall = time.perf_counter() - start
+    contributions = 0
+    wall = 0.0
+    for c in range(n_classes):
+        pick = np.nonzero(class_index == c)[0]
+        traces = TraceGather(amplitudes=filtered[pick], source_x=sx[pick], source_y=sy[pick], receiver_x=rx[pick],
+                             receiver_y=ry[pick], t_first_s=float(a["t_first_s"]), dt_s=float(a["dt_s"]))
+        start = time.perf_counter()
+        contributions += migrate(traces, pillars, params, image[c], fold[c])
+        wall += time.perf_counter() - start
+    stack, stack_fold = image.sum(axis=0), fold.sum(axis=0)
+    if normalization == "fold":
+        stack = np.divide(stack, stack_fold, out=np.zeros_like(stack), where=stack_fold > 0)
+        image = np.divide(image, fold, out=np.zeros_like(image), where=fold > 0)
     shape = tile.shape + (twt_ms.size,)
     coords = {
         "iline": ("iline", grid.inlines[tile.i0:tile.i1]),
         "xline": ("xline", grid.crosslines[tile.j0:tile.j1]),
         "twt": ("twt", twt_ms, {"units": "ms", "long_name": "two-way time", "positive": "down"}),
     }
+    long = "migrated amplitude" + (" divided by fold" if normalization == "fold" else " (raw Kirchhoff sum)")
+    data = {
+        "image": (("iline", "xline", "twt"), stack.reshape(shape).astype(np.float32), {"long_name": long}),
+        "fold": (("iline", "xline", "twt"), stack_fold.reshape(shape).astype(np.float32),
+                 {"long_name": "number of contributing traces"}),
+    }
+    if edges is not None:
+        coords["offset"] = ("offset", 0.5 * (edges[:-1] + edges[1:]), {"units": "m", "long_name": "offset class centre"})
+        coords["offset_min"] = ("offset", edges[:-1], {"units": "m"})
+        coords["offset_max"] = ("offset", edges[1:], {"units": "m"})
+        data["gather"] = (("offset", "iline", "xline", "twt"), image.reshape((n_classes,) + shape).astype(np.float32),
+                          {"long_name": long + ", per offset class"})
+        data["gather_fold"] = (("offset", "iline", "xline", "twt"), fold.reshape((n_classes,) + shape).astype(np.float32),
+                               {"long_name": "number of contributing traces per offset class"})
     attrs = {k: v for k, v in a.items() if k.startswith(("grid_", "tile_", "twt_"))}
     attrs.update({
-        "n_traces": int(traces.n_traces),
+        "n_traces": int(offsets.size),
+        "n_traces_migrated": int(np.count_nonzero(class_index >= 0)),
         "kernel_seconds": wall,
         "contributions": int(contributions),
         "contributions_per_second": contributions / wall if wall > 0 else 0.0,
-        **provenance(settings_hash(params, kernel, velocity.twt_ms, velocity.vrms_m_s), kernel,
+        "rho_filter": rho_kind,
+        "normalization": normalization,
+        **provenance(settings_hash(params, kernel, rho_kind, normalization, offset_classes_m), kernel,
                      kernel_version=kernel_version(kernel)),
     })
-    return xr.Dataset(
-        {
-            "image": (("iline", "xline", "twt"), image.reshape(shape).astype(np.float32),
-                      {"long_name": "migrated amplitude (raw Kirchhoff sum)"}),
-            "fold": (("iline", "xline", "twt"), fold.reshape(shape).astype(np.float32),
-                     {"long_name": "number of contributing traces"}),
-        },
-        coords=coords, attrs=attrs,
-    )
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def read_tile_amplitudes(tile_traces: xr.Dataset) -> np.ndarray:

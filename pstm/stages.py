@@ -59,13 +59,13 @@ def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict,
     from pstm.aperture import prefilter_tile
     from pstm.index import grid_of
     from pstm.kernels.common import KernelParams
-    from pstm.velocity import velocity_from_settings
+    from pstm.velocity_cube import vrms_model
 
     settings = _settings(migration=migration, velocity=velocity)
     index = read_dataset(index_path)
     tile = grid_of(index).tile(tile_id)
     sub = prefilter_tile(index, tile, KernelParams.from_settings(settings.migration),
-                         velocity_from_settings(settings.velocity), enabled=prefilter)
+                         vrms_model(settings.velocity), enabled=prefilter)
     sub.attrs.update(provenance(settings_hash(settings.migration, settings.velocity, index.attrs["pstm_config_hash"])))
     write_dataset(sub, out)
     log.info("tile %s: %d of %d traces within %.1f m", tile_id, sub.sizes["trace"], index.sizes["trace"],
@@ -73,32 +73,39 @@ def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict,
 
 
 def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, threads: int = 1,
-                 optimization: dict | None = None, mlx: dict | None = None) -> None:
-    """Migrate one tile and write its image, fold and timing."""
+                 optimization: dict | None = None, mlx: dict | None = None, anisotropy: dict | None = None) -> None:
+    """Migrate one tile and write its image, fold, gathers (with offset classes) and timing."""
+    from pstm.index import grid_of
     from pstm.kernels.common import KernelParams
     from pstm.migrate import migrate_tile as _migrate, read_tile_amplitudes
-    from pstm.velocity import velocity_from_settings
+    from pstm.velocity_cube import eta_model, vrms_model
 
-    settings = _settings(migration=migration, velocity=velocity, optimization=optimization, mlx=mlx)
+    settings = _settings(migration=migration, velocity=velocity, optimization=optimization, mlx=mlx,
+                         anisotropy=anisotropy)
     tile_traces = read_dataset(traces_path)
     amplitudes = read_tile_amplitudes(tile_traces)
-    params = KernelParams.from_settings(settings.migration, threads=threads, optimization=settings.optimization,
-                                        mlx=settings.mlx)
-    ds = _migrate(tile_traces, amplitudes, settings.migration.kernel, params, velocity_from_settings(settings.velocity))
+    grid = grid_of(tile_traces)
+    m = settings.migration
+    params = KernelParams.from_settings(m, threads=threads, optimization=settings.optimization, mlx=settings.mlx,
+                                        trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing))
+    ds = _migrate(tile_traces, amplitudes, m.kernel, params, vrms_model(settings.velocity),
+                  eta=eta_model(settings.anisotropy), rho=m.rho_filter, normalization=m.normalization,
+                  offset_classes_m=m.offset_classes_m)
     write_dataset(ds, out)
     log.info("tile %s: %d traces, %.4g contributions in %.3f s (%.3g /s)", ds.attrs["tile_id"], ds.attrs["n_traces"],
              ds.attrs["contributions"], ds.attrs["kernel_seconds"], ds.attrs["contributions_per_second"])
 
 
 def assemble(index_path: str, tile_paths: Iterable[str], image_nc: str, image_sgy: str, qc_dir: str,
-             qc: dict, truth: str | None = None) -> None:
-    """Assemble tiles into the final image (NetCDF and SEG-Y), with QC pictures and focus report."""
+             qc: dict, truth: str | None = None, gathers_nc: str | None = None,
+             gathers_sgy: str | None = None) -> None:
+    """Assemble tiles into the final image (NetCDF and SEG-Y) and gathers, with QC pictures and focus report."""
     from pstm.assemble import assemble_files
     from pstm.index import grid_of
     from pstm.qc import plot_sections, write_focus_report
 
     grid = grid_of(read_dataset(index_path))
-    ds = assemble_files(grid, list(tile_paths), image_nc, image_sgy)
+    ds = assemble_files(grid, list(tile_paths), image_nc, image_sgy, gathers_nc, gathers_sgy)
     plot_sections(ds, qc or {}, qc_dir)
     if truth:
         report = write_focus_report(ds, grid, truth, Path(qc_dir) / "focus.json", Path(qc_dir) / "focus.md")

@@ -174,8 +174,13 @@ class KernelParams:
         return used
 
     @classmethod
-    def from_settings(cls, migration, threads: int | None = None, optimization=None, mlx=None) -> "KernelParams":
-        """Build from :class:`pstm.config.MigrationSettings` (and the optimization and mlx sections)."""
+    def from_settings(cls, migration, threads: int | None = None, optimization=None, mlx=None,
+                      trace_spacing_m: float = 25.0) -> "KernelParams":
+        """Build from :class:`pstm.config.MigrationSettings` (and the optimization and mlx sections).
+
+        ``trace_spacing_m`` is the anti-aliasing trace spacing used when the
+        settings leave it null (the workflow passes the larger grid spacing).
+        """
         opt = {}
         if optimization is not None:
             opt.update(sample_window=optimization.sample_window, trace_sort=optimization.trace_sort,
@@ -192,6 +197,12 @@ class KernelParams:
             obliquity=migration.obliquity,
             interpolation=migration.interpolation,
             threads=migration.threads or threads,
+            antialias=migration.antialias,
+            antialias_trace_spacing_m=migration.antialias_trace_spacing_m or trace_spacing_m,
+            antialias_max_half_length=migration.antialias_max_half_length,
+            aperture_table=migration.aperture_table,
+            max_opening_angle_deg=migration.max_opening_angle_deg,
+            stretch_mute=migration.stretch_mute,
         )
 
 

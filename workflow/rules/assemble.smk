@@ -8,6 +8,7 @@ rule assemble:
         image_sgy=f"{R}/image.sgy",
         qc=multiext(f"{R}/qc/", "inline.png", "crossline.png", "time_slice.png", "fold.png"),
         focus=[f"{R}/qc/focus.md", f"{R}/qc/focus.json"] if get_truth() else [],
+        gathers=get_gather_outputs(),
     params:
         qc=section("qc"),
         qc_dir=f"{R}/qc",

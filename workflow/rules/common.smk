@@ -51,7 +51,14 @@ def get_aperture_params():
     """The migration settings that decide which traces reach a tile."""
     m = SETTINGS.migration
     return normalize({"max_dip_deg": m.max_dip_deg, "aperture_min_m": m.aperture_min_m,
-                      "aperture_max_m": m.aperture_max_m})
+                      "aperture_max_m": m.aperture_max_m, "aperture_table": m.aperture_table})
+
+
+def get_gather_outputs():
+    """Offset gathers (NetCDF, SEG-Y) when offset classes are configured."""
+    if SETTINGS.migration.offset_classes_m is None:
+        return []
+    return [f"{R}/gathers.nc", f"{R}/gathers.sgy"]
 
 
 KERNEL_VERSION = kernel_version(SETTINGS.migration.kernel)
@@ -67,4 +74,4 @@ def get_final_outputs():
     out += [f"{R}/qc/{name}.png" for name in ("inline", "crossline", "time_slice", "fold")]
     if get_truth():
         out += [f"{R}/qc/focus.md", f"{R}/qc/focus.json"]
-    return out
+    return out + get_gather_outputs()

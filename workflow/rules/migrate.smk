@@ -9,6 +9,7 @@ rule migrate_tile:
         velocity=section("velocity"),
         optimization=section("optimization"),
         mlx=section("mlx"),
+        anisotropy=section("anisotropy"),
         kernel_version=KERNEL_VERSION,  # a kernel fix reruns every tile
     threads: 2
     resources:

@@ -5,4 +5,5 @@ from pstm.logs import log_to
 with log_to(snakemake.log[0]):
     stages.migrate_tile(snakemake.input.traces, snakemake.output.image, migration=snakemake.params.migration,
                         velocity=snakemake.params.velocity, threads=snakemake.threads,
-                        optimization=snakemake.params.optimization, mlx=snakemake.params.mlx)
+                        optimization=snakemake.params.optimization, mlx=snakemake.params.mlx,
+                        anisotropy=snakemake.params.anisotropy)
