@@ -53,15 +53,28 @@ def ricker(t_s: np.ndarray, peak_hz: float) -> np.ndarray:
     return (1.0 - 2.0 * a) * np.exp(-a)
 
 
+def ricker_derivative_adjoint(t_s: np.ndarray, peak_hz: float, dt_s: float) -> np.ndarray:
+    """``-dt d/dt`` of the Ricker wavelet: a point diffractor's wavelet (the adjoint of the 3D rho filter)."""
+    a = (np.pi * peak_hz * t_s) ** 2
+    derivative = -2.0 * (np.pi * peak_hz) ** 2 * t_s * (3.0 - 2.0 * a) * np.exp(-a)
+    return -dt_s * derivative
+
+
 def add_events(amplitudes: np.ndarray, event_time_s: np.ndarray, event_amp: np.ndarray, dt_s: float,
-               peak_hz: float) -> None:
-    """Add one Ricker wavelet per trace at ``event_time_s`` (s), in place."""
+               peak_hz: float, diffraction: bool = False) -> None:
+    """Add one wavelet per trace at ``event_time_s`` (s), in place.
+
+    The zero-phase Ricker wavelet, or with ``diffraction=True`` its negated time
+    derivative times ``dt`` (see :func:`ricker_derivative_adjoint`).
+    """
     n, ns = amplitudes.shape
     half = int(np.ceil(1.5 / peak_hz / dt_s))
     centre = np.rint(event_time_s / dt_s).astype(np.int64)
     k = centre[:, None] + np.arange(-half, half + 1)[None, :]
     inside = (k >= 0) & (k < ns)
-    w = ricker(k * dt_s - event_time_s[:, None], peak_hz) * event_amp[:, None]
+    tau = k * dt_s - event_time_s[:, None]
+    shape = ricker_derivative_adjoint(tau, peak_hz, dt_s) if diffraction else ricker(tau, peak_hz)
+    w = shape * event_amp[:, None]
     rows = np.broadcast_to(np.arange(n)[:, None], k.shape)
     np.add.at(amplitudes, (rows[inside], k[inside]), w[inside])
 
@@ -130,7 +143,7 @@ def make_survey(cfg: dict) -> tuple[Geometry, np.ndarray, dict]:
     for x, y, t0_ms in cfg["diffractors"]:
         t = dsr_time(geom.source_x, geom.source_y, geom.receiver_x, geom.receiver_y, x, y, t0_ms / 1000.0,
                      velocity.at(t0_ms))
-        add_events(amplitudes, t, ones, dt_s, cfg["ricker_hz"])
+        add_events(amplitudes, t, ones, dt_s, cfg["ricker_hz"], diffraction=True)
     refl = cfg["reflector"]
     if refl["enabled"]:
         t = reflection_time(geom, refl, velocity)

@@ -154,8 +154,8 @@ def _migrate(traces, integral, aa_pad, sx, sy, rx, ry, t_first, dt, t_lo, t_hi,
                         continue
                 f = (t - t_first) / dt
                 if use_aa:
-                    a_s = ts * v2
-                    a_r = trr * v2
+                    a_s = max(ts, 1e-12) * v2
+                    a_r = max(trr, 1e-12) * v2
                     gx = sdx / a_s + rdx / a_r
                     gy = sdy / a_s + rdy / a_r
                     half = min(math.sqrt(gx * gx + gy * gy) * aa_spacing / dt, aa_cap)

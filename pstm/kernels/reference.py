@@ -132,7 +132,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
             fractional = (tt - traces.t_first_s) / dt  # 0 at the first real sample
             if params.antialias == "triangle":
                 v2 = pillars.vrms[p, it] ** 2
-                a_s, a_r = ts[tr, it] * v2, tr_[tr, it] * v2
+                # d t_leg / d midpoint = (S - P) / (vrms^2 t_leg), bounded by 1/vrms; guard t_leg = 0
+                a_s, a_r = np.maximum(ts[tr, it], 1e-12) * v2, np.maximum(tr_[tr, it], 1e-12) * v2
                 gx = sdx[tr] / a_s + rdx[tr] / a_r
                 gy = sdy[tr] / a_s + rdy[tr] / a_r
                 half = np.minimum(np.hypot(gx, gy) * params.antialias_trace_spacing_m / dt,
