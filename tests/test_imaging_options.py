@@ -215,3 +215,36 @@ def test_fold_normalization_divides_by_fold(tmp_path):
     expected = np.divide(raw["image"].values, fold, out=np.zeros_like(fold), where=fold > 0)
     np.testing.assert_allclose(norm["image"].values, expected, rtol=1e-5, atol=1e-7)
     assert norm.attrs["normalization"] == "fold"
+
+
+def test_segy_velocity_volume_is_read_and_interpolated(tmp_path):
+    from pstm.geometry import OutputGrid
+    from pstm.io.segy import write_poststack
+    from pstm.velocity_cube import read_segy_cube
+
+    grid = OutputGrid(1000.0, 500.0, 50.0, 40.0, 30.0, 6, 5, first_inline=10, first_crossline=100)
+    cx, cy = grid.cdp_xy()
+    twt = np.arange(0.0, 1001.0, 25.0)
+    i = np.arange(6)[:, None, None]
+    volume = (2000.0 + 10.0 * i + 0.5 * twt[None, None, :] + 0 * np.arange(5)[None, :, None]).astype(np.float32)
+    path = tmp_path / "vel.sgy"
+    write_poststack(path, volume, grid.inlines, grid.crosslines, cx, cy, twt)
+    cube = read_segy_cube(path)
+    # A point halfway between inlines 2 and 3 at crossline index 1, at 250 ms.
+    x, y = grid.xy(2.5, 1.0)
+    v = cube.for_pillars(np.array([x]), np.array([y]), np.array([250.0]))
+    assert v[0, 0] == pytest.approx(2000.0 + 25.0 + 125.0, rel=1e-6)
+    far_x, far_y = grid.xy(9.0, 1.0)
+    with pytest.raises(Exception, match="does not cover"):
+        cube.for_pillars(np.array([far_x]), np.array([far_y]), np.array([250.0]))
+
+
+def test_gathers_segy_has_offsets_in_headers(tmp_path):
+    import segyio
+
+    edges = [0.0, 200.0, 400.0, 600.0]
+    result = run_pipeline(tmp_path, with_migration(offset_classes_m=edges))
+    with segyio.open(str(tmp_path / "gathers.sgy")) as f:
+        assert list(f.offsets) == [100, 300, 500]
+        cube = segyio.tools.cube(f)  # (inline, crossline, offset, sample)
+    np.testing.assert_array_equal(np.moveaxis(cube, 2, 0), result["gathers"]["gather"].values)
