@@ -33,17 +33,30 @@ def synthesize(synthetic: dict, segy_out: str, truth_out: str) -> dict:
     return truth
 
 
-def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, output_decimation: int = 1) -> None:
-    """Index the prestack headers and fix the output grid and time axis."""
+def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, output_decimation: int = 1,
+                 manifest: str | None = None, migration: dict | None = None, velocity: dict | None = None,
+                 prefilter: bool = True) -> None:
+    """Index the prestack headers and fix the output grid and time axis; optionally write the tile manifest.
+
+    The manifest (see :mod:`pstm.manifest`) needs the aperture settings
+    (``migration``) and ``velocity`` to know which traces reach each tile.
+    """
     from pstm.index import build_index, grid_of
 
-    settings = _settings(survey=survey, grid=grid, time=time,
-                         optimization={"output_decimation": output_decimation})
+    settings = _settings(survey=survey, grid=grid, time=time, migration=migration, velocity=velocity,
+                         optimization={"output_decimation": output_decimation, "prefilter": prefilter})
     ds = build_index(settings, segy)
     write_dataset(ds, out)
     g = grid_of(ds)
     log.info("%d traces; grid %d inlines x %d crosslines (%d x %d tiles); %d output times",
              ds.sizes["trace"], g.n_inlines, g.n_crosslines, *g.n_tiles, ds.attrs["twt_count"])
+    if manifest:
+        from pstm.kernels.common import KernelParams
+        from pstm.manifest import build_manifest, write_manifest
+        from pstm.velocity_cube import vrms_model
+
+        write_manifest(build_manifest(ds, KernelParams.from_settings(settings.migration),
+                                      vrms_model(settings.velocity), prefilter), manifest)
 
 
 def tile_ids(index_path: str) -> list[str]:
@@ -51,6 +64,13 @@ def tile_ids(index_path: str) -> list[str]:
     from pstm.index import grid_of
 
     return [t.id for t in grid_of(read_dataset(index_path)).tiles()]
+
+
+def manifest_tiles(manifest_path: str) -> dict:
+    """``{tile_id: hash}`` from a tile manifest written by :func:`index_traces`."""
+    from pstm.manifest import read_manifest
+
+    return {tile: entry["hash"] for tile, entry in read_manifest(manifest_path)["tiles"].items()}
 
 
 def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict,

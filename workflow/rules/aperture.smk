@@ -1,9 +1,12 @@
+# The index is ancient(): a rewritten index reruns a tile only when the tile's hash
+# (its pillars, times and the traces that reach it) or the aperture settings change.
 rule aperture_prefilter:
     input:
-        index=f"{R}/index/traces.nc",
+        index=ancient(f"{R}/index/traces.nc"),
     output:
         traces=f"{R}/tiles/{{tile}}/traces.nc",
     params:
+        tile_hash=get_tile_hash,
         migration=get_aperture_params(),
         velocity=section("velocity"),
         prefilter=SETTINGS.optimization.prefilter,

@@ -28,10 +28,20 @@ def get_truth():
     return f"{R}/synthetic/truth.json" if SETTINGS.survey.source == "synthetic" else None
 
 
-def get_tile_ids():
-    from pstm.stages import tile_ids
+def get_tile_hashes():
+    """``{tile_id: hash}`` from the index checkpoint's manifest."""
+    from pstm.stages import manifest_tiles
 
-    return tile_ids(checkpoints.index_traces.get().output.index)
+    return manifest_tiles(checkpoints.index_traces.get().output.manifest)
+
+
+def get_tile_ids():
+    return sorted(get_tile_hashes())
+
+
+def get_tile_hash(wildcards):
+    """What the tile's image depends on (pillars, times, traces reaching it): a rerun trigger."""
+    return get_tile_hashes()[wildcards.tile]
 
 
 def get_tile_images(wildcards):

@@ -1,10 +1,11 @@
 rule migrate_tile:
     input:
         traces=f"{R}/tiles/{{tile}}/traces.nc",
-        segy=get_segy(),
+        segy=ancient(get_segy()),  # which traces a tile reads is in its tile_hash
     output:
         image=f"{R}/tiles/{{tile}}/image.nc",
     params:
+        tile_hash=get_tile_hash,
         migration=get_migration_params(),
         velocity=section("velocity"),
         optimization=section("optimization"),

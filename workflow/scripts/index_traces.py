@@ -5,4 +5,6 @@ from pstm.logs import log_to
 with log_to(snakemake.log[0]):
     stages.index_traces(snakemake.input.segy, snakemake.output.index, survey=snakemake.params.survey,
                         grid=snakemake.params.grid, time=snakemake.params.time,
-                        output_decimation=snakemake.params.output_decimation)
+                        output_decimation=snakemake.params.output_decimation,
+                        manifest=snakemake.output.manifest, migration=snakemake.params.migration,
+                        velocity=snakemake.params.velocity, prefilter=snakemake.params.prefilter)
