@@ -303,6 +303,7 @@ class Settings:
     migration: MigrationSettings
     optimization: OptimizationSettings
     mlx: MlxSettings
+    profile: dict
     qc: dict
 
 
@@ -333,6 +334,7 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
         migration=MigrationSettings(**mig),
         optimization=OptimizationSettings(**d["optimization"]),
         mlx=MlxSettings(**d["mlx"]),
+        profile=d["profile"],
         qc=d["qc"],
     )
 

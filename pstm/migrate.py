@@ -16,6 +16,52 @@ from pstm.kernels.registry import get_kernel, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
 
 
+def tile_of(tile_traces: xr.Dataset):
+    """The :class:`~pstm.geometry.Tile` a prefiltered trace set belongs to."""
+    grid = grid_of(tile_traces)
+    a = tile_traces.attrs
+    return grid.tile_at(int(a["tile_i0"]) // grid.tile_size, int(a["tile_j0"]) // grid.tile_size)
+
+
+def tile_pillars(tile_traces: xr.Dataset, velocity, eta=None) -> PillarSet:
+    """The tile's pillars in its local frame (tile centre at the origin), with vrms and eta at each."""
+    grid = grid_of(tile_traces)
+    tile = tile_of(tile_traces)
+    twt_ms = twt_of(tile_traces)
+    px, py = grid.tile_pillars(tile)
+    cx, cy = grid.tile_centre(tile)
+    return PillarSet(
+        x=(px - cx).ravel(), y=(py - cy).ravel(), twt_s=twt_ms / 1000.0,
+        vrms=velocity.for_pillars(px.ravel(), py.ravel(), twt_ms),
+        eta=None if eta is None else eta.for_pillars(px.ravel(), py.ravel(), twt_ms),
+    )
+
+
+def tile_inputs(tile_traces: xr.Dataset, settings) -> tuple[TraceGather, PillarSet]:
+    """Everything a kernel needs for one tile, as the migrate stage prepares it (rho filter applied).
+
+    Parameters
+    ----------
+    tile_traces : xr.Dataset
+        A prefiltered trace set (its amplitudes are read from the SEG-Y file it names).
+    settings : pstm.config.Settings
+    """
+    from pstm.velocity_cube import eta_model, vrms_model
+
+    grid = grid_of(tile_traces)
+    cx, cy = grid.tile_centre(tile_of(tile_traces))
+    pillars = tile_pillars(tile_traces, vrms_model(settings.velocity), eta_model(settings.anisotropy))
+    rho = resolve_rho(settings.migration.rho_filter, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
+    a = tile_traces.attrs
+    traces = TraceGather(
+        amplitudes=rho_filter(read_tile_amplitudes(tile_traces), rho),
+        source_x=tile_traces["source_x"].values - cx, source_y=tile_traces["source_y"].values - cy,
+        receiver_x=tile_traces["receiver_x"].values - cx, receiver_y=tile_traces["receiver_y"].values - cy,
+        t_first_s=float(a["t_first_s"]), dt_s=float(a["dt_s"]),
+    )
+    return traces, pillars
+
+
 def offset_class_index(offset: np.ndarray, edges) -> np.ndarray:
     """Class of each offset for class edges ``edges`` (-1 outside; the last edge belongs to the last class)."""
     edges = np.asarray(edges, dtype=np.float64)
@@ -59,15 +105,10 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     """
     a = tile_traces.attrs
     grid = grid_of(tile_traces)
-    tile = grid.tile_at(int(a["tile_i0"]) // grid.tile_size, int(a["tile_j0"]) // grid.tile_size)
+    tile = tile_of(tile_traces)
     twt_ms = twt_of(tile_traces)
-    px, py = grid.tile_pillars(tile)
+    pillars = tile_pillars(tile_traces, velocity, eta)
     cx, cy = grid.tile_centre(tile)
-    pillars = PillarSet(
-        x=(px - cx).ravel(), y=(py - cy).ravel(), twt_s=twt_ms / 1000.0,
-        vrms=velocity.for_pillars(px.ravel(), py.ravel(), twt_ms),
-        eta=None if eta is None else eta.for_pillars(px.ravel(), py.ravel(), twt_ms),
-    )
     rho_kind = resolve_rho(rho, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
     filtered = rho_filter(amplitudes, rho_kind)
     offsets = tile_traces["offset"].values

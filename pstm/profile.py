@@ -64,8 +64,144 @@ def to_markdown(profile: dict) -> str:
 
 
 def write_profile(tile_paths: Iterable[str | Path], out_json: str | Path, out_md: str | Path,
-                  benchmark_paths: Iterable[str | Path] = ()) -> dict:
+                  benchmark_paths: Iterable[str | Path] = (), measurements: dict | None = None,
+                  out_png: str | Path | None = None) -> dict:
+    """Write the profile (JSON, Markdown and optionally a throughput plot), with measurements if given."""
     profile = collect(tile_paths, benchmark_paths)
+    text = to_markdown(profile)
+    if measurements is not None:
+        profile["measurements"] = measurements
+        text += "\n" + measurements_markdown(measurements)
     write_text_atomic(out_json, json.dumps(profile, indent=2) + "\n")
-    write_text_atomic(out_md, to_markdown(profile))
+    write_text_atomic(out_md, text)
+    if out_png is not None:
+        plot_throughput(profile, out_png)
     return profile
+
+
+# ---------------------------------------------------------------------------
+# Measurements on the run's own data (one tile): components, interpolations, kernels
+# ---------------------------------------------------------------------------
+
+
+def _timed(fn, repeats: int) -> float:
+    import time
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(sorted(times)[len(times) // 2])
+
+
+def measure_tile(traces, pillars, params, n_pillars: int = 64, repeats: int = 3) -> dict:
+    """Measure, on one tile's traces and its first ``n_pillars`` pillars, where the time goes.
+
+    Parameters
+    ----------
+    traces : TraceGather
+    pillars : PillarSet
+    params : KernelParams
+        The run's settings (interpolation is varied for the comparison).
+
+    Returns
+    -------
+    dict
+        ``components`` (seconds and share per loop component), ``interpolations``
+        (contributions/s per method and ratio to linear) and ``kernels``
+        (contributions/s per available kernel), every figure measured here.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from pstm.kernels.common import PillarSet
+    from pstm.kernels.interpolation import TAPS
+    from pstm.kernels.numba_components import COMPONENTS, measure_components
+    from pstm.kernels.registry import KernelUnavailable, available_kernels, get_kernel
+
+    def subset(n):
+        n = min(n, pillars.n_pillars)
+        eta = None if pillars.eta is None else pillars.eta[:n]
+        return PillarSet(pillars.x[:n], pillars.y[:n], pillars.twt_s, pillars.vrms[:n], eta)
+
+    def run(kernel, prm, pil, reps):
+        migrate = get_kernel(kernel)
+        out = {}
+
+        def once():
+            image = np.zeros((pil.n_pillars, pil.n_times), np.float64 if kernel == "reference" else np.float32)
+            out["n"] = migrate(traces, pil, prm, image, np.zeros_like(image))
+
+        once()  # warm-up (compilation)
+        seconds = _timed(once, reps)
+        return {"contributions": out["n"], "seconds": seconds,
+                "contributions_per_second": out["n"] / seconds if seconds > 0 else 0.0}
+
+    base = dataclasses.replace(params, interpolation="linear", antialias="none")
+    pil = subset(n_pillars)
+    comp = measure_components(traces, pil, base, repeats)
+    total = sum(comp["seconds"].values()) or 1.0
+    components = {c: {"seconds": comp["seconds"][c], "share": comp["seconds"][c] / total} for c in COMPONENTS}
+
+    interpolations = {}
+    small = subset(max(4, n_pillars // 4))
+    for method in TAPS:
+        interpolations[method] = run("numba", dataclasses.replace(base, interpolation=method), small, 1)
+    triangle = dataclasses.replace(base, antialias="triangle")
+    interpolations["triangle (anti-aliasing)"] = run("numba", triangle, small, 1)
+    lin = interpolations["linear"]["contributions_per_second"] or 1.0
+    for entry in interpolations.values():
+        entry["cost_vs_linear"] = lin / entry["contributions_per_second"] if entry["contributions_per_second"] else None
+
+    kernels = {}
+    for name in available_kernels():
+        pil_k = subset(2) if name == "reference" else pil
+        try:
+            kernels[name] = run(name, base, pil_k, 1 if name == "reference" else repeats)
+        except (KernelUnavailable, ValueError) as exc:
+            kernels[name] = {"unavailable": str(exc)}
+    return {"pillars": pil.n_pillars, "traces": traces.n_traces, "components": components,
+            "components_full_level_contributions_per_second":
+                comp["contributions"] / comp["level_seconds"][-1] if comp["level_seconds"][-1] > 0 else 0.0,
+            "interpolations": interpolations, "kernels": kernels}
+
+
+def measurements_markdown(m: dict) -> str:
+    lines = [f"## Measured on tile {m.get('tile', '?')} ({m['traces']} traces, {m['pillars']} pillars)", "",
+             "### Time by component (ablation of the numba loop)", "",
+             "| component | seconds | share |", "|---|---|---|"]
+    for name, c in m["components"].items():
+        lines.append(f"| {name} | {c['seconds']:.4f} | {100 * c['share']:.1f} % |")
+    lines += ["", "### Interpolation methods compared (numba kernel)", "",
+              "| method | contributions/s | cost vs linear |", "|---|---|---|"]
+    for name, e in m["interpolations"].items():
+        cost = e.get("cost_vs_linear")
+        lines.append(f"| {name} | {e['contributions_per_second']:.3g} | {cost:.2f}x |" if cost else f"| {name} | - | - |")
+    lines += ["", "### Kernels compared", "", "| kernel | contributions/s |", "|---|---|"]
+    for name, e in m["kernels"].items():
+        lines.append(f"| {name} | {e['contributions_per_second']:.3g} |" if "contributions_per_second" in e
+                     else f"| {name} | unavailable: {e['unavailable']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_throughput(profile: dict, path) -> None:
+    """Bar chart of contributions/s per tile, as PNG (atomic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pstm.io.atomic import atomic_path
+
+    tiles = profile["tiles"]
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(tiles)), 4))
+    ax.bar(range(len(tiles)), [t["contributions_per_second"] for t in tiles], color="tab:blue")
+    ax.set_xticks(range(len(tiles)), [t["tile"] for t in tiles], rotation=90, fontsize=7)
+    ax.set_ylabel("contributions per second")
+    ax.set_title("kernel throughput per tile")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

@@ -134,10 +134,34 @@ def assemble(index_path: str, tile_paths: Iterable[str], image_nc: str, image_sg
                      "focused" if d["focused"] else "NOT focused")
 
 
-def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: Iterable[str] = ()) -> dict:
-    """Collect per-tile timings (and Snakemake benchmark files, where given) into the profile report."""
-    from pstm.profile import write_profile
+def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: Iterable[str] = (),
+            out_png: str | None = None, traces_paths: Iterable[str] = (), migration: dict | None = None,
+            velocity: dict | None = None, measure_pillars: int = 64) -> dict:
+    """Collect per-tile timings (and Snakemake benchmark files) into the profile report.
 
-    result = write_profile(list(tile_paths), out_json, out_md, list(benchmarks))
+    With ``traces_paths`` (every tile's prefiltered traces, in the order of
+    ``tile_paths``), also measure on the busiest tile's own data where the
+    kernel's time goes, how the interpolations compare and how the kernels compare.
+    """
+    from pstm.profile import collect, measure_tile, write_profile
+
+    tile_paths = list(tile_paths)
+    traces_paths = list(traces_paths)
+    measurements = None
+    if traces_paths and measure_pillars > 0:
+        from pstm.index import grid_of
+        from pstm.kernels.common import KernelParams
+        from pstm.migrate import tile_inputs
+
+        settings = _settings(migration=migration, velocity=velocity)
+        busiest = max(range(len(tile_paths)), key=lambda n: collect([tile_paths[n]])["total"]["contributions"])
+        tile_traces = read_dataset(traces_paths[busiest])
+        grid = grid_of(tile_traces)
+        traces, pillars = tile_inputs(tile_traces, settings)
+        params = KernelParams.from_settings(settings.migration,
+                                            trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing))
+        measurements = measure_tile(traces, pillars, params, n_pillars=measure_pillars)
+        measurements["tile"] = tile_traces.attrs["tile_id"]
+    result = write_profile(tile_paths, out_json, out_md, list(benchmarks), measurements, out_png)
     log.info("%s", json.dumps(result["total"]))
     return result

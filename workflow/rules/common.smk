@@ -48,6 +48,10 @@ def get_tile_images(wildcards):
     return expand(f"{R}/tiles/{{tile}}/image.nc", tile=get_tile_ids())
 
 
+def get_tile_traces(wildcards):
+    return expand(f"{R}/tiles/{{tile}}/traces.nc", tile=get_tile_ids())
+
+
 def get_tile_benchmarks(wildcards):
     return expand(f"{R}/benchmarks/migrate_tile/{{tile}}.tsv", tile=get_tile_ids())
 
@@ -80,6 +84,7 @@ def get_final_outputs():
         f"{R}/image.sgy",
         f"{R}/profile/profile.md",
         f"{R}/profile/profile.json",
+        f"{R}/profile/throughput.png",
     ]
     out += [f"{R}/qc/{name}.png" for name in ("inline", "crossline", "time_slice", "fold")]
     if get_truth():

@@ -1,10 +1,17 @@
 rule profile:
     input:
         tiles=get_tile_images,
+        traces=get_tile_traces,
         benchmarks=get_tile_benchmarks,
     output:
         md=f"{R}/profile/profile.md",
         json=f"{R}/profile/profile.json",
+        png=f"{R}/profile/throughput.png",
+    params:
+        migration=get_migration_params(),
+        velocity=section("velocity"),
+        measure_pillars=SETTINGS.profile["measure_pillars"],
+    threads: 2
     log:
         f"{R}/logs/profile.log",
     script:
