@@ -83,6 +83,13 @@ def test_diffractors_focus_and_reports_exist(tiny_run):
     assert profile["total"]["tiles"] == len(list((tiny_run / "results" / "tiles").iterdir()))
     assert profile["total"]["contributions"] > 0 and profile["total"]["max_rss_mb"] > 0
     assert "contributions/s" in (tiny_run / "results" / "profile" / "profile.md").read_text()
+    m = profile["measurements"]
+    assert set(m["components"]) == {"distance", "traveltime", "interpolation", "weights", "accumulation"}
+    assert abs(sum(c["share"] for c in m["components"].values()) - 1.0) < 1e-9
+    assert m["interpolations"]["linear"]["cost_vs_linear"] == 1.0
+    assert all(m["interpolations"][k]["contributions_per_second"] > 0 for k in ("nearest", "sinc8", "sinc16"))
+    assert m["kernels"]["numba"]["contributions_per_second"] > m["kernels"]["reference"]["contributions_per_second"]
+    assert (tiny_run / "results" / "profile" / "throughput.png").stat().st_size > 1000
 
 
 @pytest.mark.workflow
