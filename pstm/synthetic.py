@@ -119,13 +119,60 @@ def reflection_time(geom: Geometry, reflector: dict, velocity: VelocityFunction,
     return total(px, py)
 
 
-def make_survey(cfg: dict) -> tuple[Geometry, np.ndarray, dict]:
-    """Model the synthetic survey.
+class SurveyModel:
+    """The synthetic survey, modelled on demand in chunks of traces (memory bounded for any size).
 
     Parameters
     ----------
     cfg : dict
         The validated ``synthetic`` section of the configuration.
+    """
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        self.geometry = orthogonal_geometry(cfg)
+        self.n_samples = int(cfg["n_samples"])
+        self.dt_s = cfg["sample_interval_ms"] / 1000.0
+        vtab = np.array(cfg["velocity_table"], dtype=np.float64).reshape(-1, 2)
+        self.velocity = VelocityFunction(vtab[:, 0], vtab[:, 1], "synthetic.velocity_table")
+        refl = cfg["reflector"]
+        self.reflection_s = reflection_time(self.geometry, refl, self.velocity) if refl["enabled"] else None
+        self.truth = {
+            "diffractors": [{"x_m": float(x), "y_m": float(y), "t0_ms": float(t)} for x, y, t in cfg["diffractors"]],
+            "reflector": dict(refl),
+            "velocity_table": vtab.tolist(),
+            "n_traces": int(self.geometry.source_x.size),
+            "n_samples": self.n_samples,
+            "sample_interval_ms": float(cfg["sample_interval_ms"]),
+            "ricker_hz": float(cfg["ricker_hz"]),
+        }
+
+    @property
+    def n_traces(self) -> int:
+        return self.geometry.source_x.size
+
+    def traces(self, start: int, stop: int) -> np.ndarray:
+        """Modelled traces ``start:stop``, float32, shape (stop - start, n_samples)."""
+        g = self.geometry
+        sl = slice(start, stop)
+        sx, sy, rx, ry = g.source_x[sl], g.source_y[sl], g.receiver_x[sl], g.receiver_y[sl]
+        cfg = self.cfg
+        amplitudes = np.zeros((sx.size, self.n_samples), np.float64)
+        ones = np.ones(sx.size)
+        for x, y, t0_ms in cfg["diffractors"]:
+            t = dsr_time(sx, sy, rx, ry, x, y, t0_ms / 1000.0, self.velocity.at(t0_ms))
+            add_events(amplitudes, t, ones, self.dt_s, cfg["ricker_hz"], diffraction=True)
+        if self.reflection_s is not None:
+            add_events(amplitudes, self.reflection_s[sl], cfg["reflector"]["amplitude"] * ones, self.dt_s,
+                       cfg["ricker_hz"])
+        if cfg["noise"] > 0:
+            rng = np.random.default_rng([cfg["seed"], start])  # the same noise whatever the chunking
+            amplitudes += cfg["noise"] * rng.standard_normal(amplitudes.shape)
+        return amplitudes.astype(np.float32)
+
+
+def make_survey(cfg: dict) -> tuple[Geometry, np.ndarray, dict]:
+    """Model the whole synthetic survey in memory (small surveys and tests).
 
     Returns
     -------
@@ -134,39 +181,15 @@ def make_survey(cfg: dict) -> tuple[Geometry, np.ndarray, dict]:
     truth : dict
         Diffractors, reflector, velocity and sampling: what migration must find.
     """
-    geom = orthogonal_geometry(cfg)
-    ns, dt_s = int(cfg["n_samples"]), cfg["sample_interval_ms"] / 1000.0
-    vtab = np.array(cfg["velocity_table"], dtype=np.float64).reshape(-1, 2)
-    velocity = VelocityFunction(vtab[:, 0], vtab[:, 1], "synthetic.velocity_table")
-    amplitudes = np.zeros((geom.source_x.size, ns), np.float64)
-    ones = np.ones(geom.source_x.size)
-    for x, y, t0_ms in cfg["diffractors"]:
-        t = dsr_time(geom.source_x, geom.source_y, geom.receiver_x, geom.receiver_y, x, y, t0_ms / 1000.0,
-                     velocity.at(t0_ms))
-        add_events(amplitudes, t, ones, dt_s, cfg["ricker_hz"], diffraction=True)
-    refl = cfg["reflector"]
-    if refl["enabled"]:
-        t = reflection_time(geom, refl, velocity)
-        add_events(amplitudes, t, refl["amplitude"] * ones, dt_s, cfg["ricker_hz"])
-    if cfg["noise"] > 0:
-        rng = np.random.default_rng(cfg["seed"])
-        amplitudes += cfg["noise"] * rng.standard_normal(amplitudes.shape)
-    truth = {
-        "diffractors": [{"x_m": float(x), "y_m": float(y), "t0_ms": float(t)} for x, y, t in cfg["diffractors"]],
-        "reflector": dict(refl),
-        "velocity_table": vtab.tolist(),
-        "n_traces": int(geom.source_x.size),
-        "n_samples": ns,
-        "sample_interval_ms": float(cfg["sample_interval_ms"]),
-        "ricker_hz": float(cfg["ricker_hz"]),
-    }
-    return geom, amplitudes.astype(np.float32), truth
+    model = SurveyModel(cfg)
+    return model.geometry, model.traces(0, model.n_traces), model.truth
 
 
 def write_survey(cfg: dict, segy_path: str | Path, truth_path: str | Path) -> dict:
-    """Model the survey and write the prestack SEG-Y and the truth JSON (both atomically)."""
-    geom, amplitudes, truth = make_survey(cfg)
-    write_prestack(segy_path, amplitudes, geom.source_x, geom.source_y, geom.receiver_x, geom.receiver_y,
-                   cfg["sample_interval_ms"] / 1000.0, coordinate_scalar=-100)
-    write_text_atomic(truth_path, json.dumps(truth, indent=2) + "\n")
-    return truth
+    """Model the survey chunk by chunk into a prestack SEG-Y file, and write the truth JSON (both atomically)."""
+    model = SurveyModel(cfg)
+    g = model.geometry
+    write_prestack(segy_path, model.traces, g.source_x, g.source_y, g.receiver_x, g.receiver_y, model.dt_s,
+                   coordinate_scalar=-100, n_samples=model.n_samples)
+    write_text_atomic(truth_path, json.dumps(model.truth, indent=2) + "\n")
+    return model.truth
