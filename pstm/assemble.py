@@ -25,6 +25,7 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
     image = fold = twt = gather = gather_fold = None
     attrs = {}
     offset_coords = {}
+    paths = set()
     seen = np.zeros((grid.n_inlines, grid.n_crosslines), bool)
     for ds in tiles:
         if image is None:
@@ -39,6 +40,7 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
                 offset_coords = {name: ds[name] for name in ("offset", "offset_min", "offset_max")}
         elif ds["twt"].size != twt.size or not np.allclose(ds["twt"].values, twt):
             raise ValueError(f"tile {ds.attrs.get('tile_id')}: time axis differs from the first tile's; rerun all tiles")
+        paths.add(str(ds.attrs.get("kernel_path", "")))
         i0, j0 = int(ds.attrs["tile_i0"]), int(ds.attrs["tile_j0"])
         ni, nj = ds.sizes["iline"], ds.sizes["xline"]
         image[i0:i0 + ni, j0:j0 + nj] = ds["image"].values
@@ -53,6 +55,7 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
         raise ValueError(f"assemble: {int((~seen).sum())} pillars are covered by no tile; rerun the missing tiles")
     cdp_x, cdp_y = grid.cdp_xy()
     attrs.pop("pstm_complete", None)
+    attrs["kernel_paths"] = ";".join(sorted(p for p in paths if p))
     data = {
         "image": (("iline", "xline", "twt"), image, {"long_name": "migrated stack"}),
         "fold": (("iline", "xline", "twt"), fold, {"long_name": "number of contributing traces"}),

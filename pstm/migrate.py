@@ -12,7 +12,7 @@ from pstm.index import grid_of, twt_of
 from pstm.io.netcdf import provenance
 from pstm.io.segy import read_traces
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
-from pstm.kernels.registry import get_kernel, kernel_version
+from pstm.kernels.registry import get_kernel, kernel_path, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
 
 
@@ -127,6 +127,7 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     migrate = get_kernel(kernel)
     contributions = 0
     wall = 0.0
+    paths = []
     for c in range(n_classes):
         pick = np.nonzero(class_index == c)[0]
         traces = TraceGather(amplitudes=filtered[pick], source_x=sx[pick], source_y=sy[pick], receiver_x=rx[pick],
@@ -134,6 +135,7 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         start = time.perf_counter()
         contributions += migrate(traces, pillars, params, image[c], fold[c])
         wall += time.perf_counter() - start
+        paths.append(kernel_path(kernel))
     stack, stack_fold = image.sum(axis=0), fold.sum(axis=0)
     if normalization == "fold":
         stack = np.divide(stack, stack_fold, out=np.zeros_like(stack), where=stack_fold > 0)
@@ -166,6 +168,7 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         "contributions": int(contributions),
         "contributions_per_second": contributions / wall if wall > 0 else 0.0,
         "rho_filter": rho_kind,
+        "kernel_path": ";".join(sorted(set(paths))),
         "normalization": normalization,
         **provenance(settings_hash(params, kernel, rho_kind, normalization, offset_classes_m), kernel,
                      kernel_version=kernel_version(kernel)),

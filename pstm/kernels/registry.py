@@ -52,7 +52,26 @@ KERNELS: dict[str, KernelSpec] = {
     "numba": KernelSpec("numba", "pstm.kernels.numba_kernel", "numba, parallel over pillars (float32 fast path)",
                         ALL_FEATURES),
     "mlx": KernelSpec("mlx", "pstm.kernels.mlx_kernel", "MLX, float32, batched; custom kernels on Metal and CUDA"),
+    "hybrid": KernelSpec("hybrid", "pstm.hybrid",
+                         "numba on CPU threads and mlx side by side, taking blocks of pillars from one queue"),
 }
+
+
+def kernel_path(name: str) -> str:
+    """Which path of kernel ``name`` ran the latest call in this thread (for provenance), or ``name``."""
+    if name == "mlx":
+        from pstm.kernels import mlx_kernel
+
+        return mlx_kernel.last_path() or name
+    if name == "hybrid":
+        from pstm import hybrid
+
+        return hybrid.last_backends() or name
+    if name == "numba":
+        from pstm.kernels import numba_kernel
+
+        return getattr(numba_kernel, "last_path", lambda: name)()
+    return name
 
 
 def available_kernels() -> list[str]:
