@@ -10,7 +10,7 @@ import xarray as xr
 from pstm.config import Settings, TimeSettings, settings_hash
 from pstm.geometry import GridError, OutputGrid, grid_from_settings
 from pstm.io.netcdf import provenance
-from pstm.io.segy import SegyError, read_prestack_headers
+from pstm.io.segy import SegyError, check_amplitudes, read_prestack_headers
 
 
 def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: float, decimation: int = 1) -> np.ndarray:
@@ -21,7 +21,9 @@ def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: fl
     interval = (time.interval_ms if time.interval_ms is not None else dt_s * 1000.0) * decimation
     end = time.end_ms if time.end_ms is not None else (t_first_s + (n_samples - 1) * dt_s) * 1000.0
     if end <= time.start_ms:
-        raise ValueError(f"time: output ends at {end} ms, not after its start {time.start_ms} ms; set time.end_ms")
+        what = "time.end_ms" if time.end_ms is not None else "the last input sample (time.end_ms is null)"
+        raise ValueError(f"time.start_ms ({time.start_ms:g} ms) is not before the output's end, {end:g} ms from "
+                         f"{what}; lower time.start_ms or set time.end_ms above it")
     n = int(np.floor((end - time.start_ms) / interval + 1e-9)) + 1
     return time.start_ms + interval * np.arange(n)
 
@@ -36,8 +38,9 @@ def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
     Raises
     ------
     SegyError, GridError
-        On unusable headers, or when no trace is left after offset selection
-        or the grid does not overlap the data.
+        On unusable headers or amplitudes (NaN, infinite), or when no trace
+        is left after offset selection, the grid does not overlap the data or
+        the output time axis is empty.
     """
     segy_path = Path(segy_path)
     hdr = read_prestack_headers(segy_path, settings.survey.headers)
@@ -56,7 +59,14 @@ def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
     mx, my = 0.5 * (sx + rx), 0.5 * (sy + ry)
     grid = grid_from_settings(settings.grid, mx, my)
     _check_overlap(grid, mx, my, segy_path)
-    twt = output_twt_ms(settings.time, hdr.n_samples, hdr.dt_s, hdr.t_first_s, settings.optimization.output_decimation)
+    try:
+        twt = output_twt_ms(settings.time, hdr.n_samples, hdr.dt_s, hdr.t_first_s,
+                            settings.optimization.output_decimation)
+    except ValueError as exc:
+        last_ms = (hdr.t_first_s + (hdr.n_samples - 1) * hdr.dt_s) * 1000.0
+        raise GridError(f"{segy_path}: the traces span {hdr.t_first_s * 1000.0:g} .. {last_ms:g} ms; {exc}") from None
+    # Every amplitude once, before any tile is migrated (NaN or infinity would spread over the image).
+    check_amplitudes(segy_path, number)
     attrs = {
         "segy_path": str(segy_path),
         "n_samples": hdr.n_samples,

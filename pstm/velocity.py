@@ -40,15 +40,18 @@ class VelocityFunction:
         if t.ndim != 1 or t.shape != v.shape or t.size == 0:
             raise VelocityError(f"{self.source}: need matching 1D time and velocity columns, got {t.shape} and {v.shape}")
         if not np.all(np.isfinite(t)) or not np.all(np.isfinite(v)):
-            raise VelocityError(f"{self.source}: times and velocities must be finite numbers")
+            k = int(np.nonzero(~(np.isfinite(t) & np.isfinite(v)))[0][0])
+            raise VelocityError(f"{self.source}: row {k + 1} (twt {t[k]} ms, vrms {v[k]} m/s) is not two finite "
+                                "numbers; give finite times (ms) and velocities (m/s)")
         bad = np.nonzero(np.diff(t) <= 0)[0]
         if bad.size:
             k = int(bad[0])
-            raise VelocityError(f"{self.source}: times must increase strictly, but row {k + 2} has twt {t[k + 1]} ms "
-                                f"after {t[k]} ms; sort the rows and remove duplicates")
+            raise VelocityError(f"{self.source}: times must increase strictly, but row {k + 2} has twt {t[k + 1]:g} ms "
+                                f"after {t[k]:g} ms in row {k + 1}; sort the rows by time and remove duplicates")
         if np.any(v <= 0):
             k = int(np.nonzero(v <= 0)[0][0])
-            raise VelocityError(f"{self.source}: velocity {v[k]} m/s at twt {t[k]} ms is not positive; vrms must be > 0")
+            raise VelocityError(f"{self.source}: row {k + 1} has velocity {v[k]:g} m/s at twt {t[k]:g} ms, which is not "
+                                "positive; every vrms must be > 0 m/s (check the column order: twt ms, then vrms m/s)")
         object.__setattr__(self, "twt_ms", t)
         object.__setattr__(self, "vrms_m_s", v)
 
@@ -89,6 +92,60 @@ def read_velocity_csv(path: str | Path) -> VelocityFunction:
         raise VelocityError(f"{path}: no velocity rows found; expected lines of 'twt_ms, vrms_m_s'")
     arr = np.array(rows)
     return VelocityFunction(arr[:, 0], arr[:, 1], source=str(path))
+
+
+def check_velocity_coverage(velocity: VelocityFunction, twt_ms: np.ndarray, allow_extrapolation: bool = False,
+                            setting: str = "velocity.extrapolate") -> list[str]:
+    """Check that a velocity function covers the output times; return warnings for what is extrapolated.
+
+    A 1D function covers every pillar of any grid; in time it covers
+    ``[twt_ms[0], twt_ms[-1]]`` when its first time is at or before the first
+    output time and its last time at or after the last.  A function of one
+    value (``velocity.kind: constant``, or a table of one row) is constant by
+    definition and covers everything.  Beyond its ends a function is held
+    constant; that is allowed only with ``allow_extrapolation`` (the
+    ``setting`` named in the message).
+
+    Parameters
+    ----------
+    velocity : VelocityFunction
+    twt_ms : ndarray
+        Output two-way times (ms), increasing.
+    allow_extrapolation : bool
+        Hold the end values constant instead of failing.
+    setting : str
+        The configuration key that allows extrapolation (for the message).
+
+    Returns
+    -------
+    list of str
+        One line per uncovered time range (empty when covered); these are
+        warnings to log when extrapolation is allowed.
+
+    Raises
+    ------
+    VelocityError
+        Naming the velocity's source, the uncovered time range and the fix,
+        when the function does not cover the output times and
+        ``allow_extrapolation`` is false.
+    """
+    twt = np.asarray(twt_ms, dtype=np.float64)
+    if twt.size == 0 or velocity.twt_ms.size == 1:
+        return []
+    t0, t1 = float(velocity.twt_ms[0]), float(velocity.twt_ms[-1])
+    lo, hi = float(twt.min()), float(twt.max())
+    gaps = []
+    if lo < t0:
+        gaps.append(f"output times {lo:g} .. {t0:g} ms lie before the velocity's first time {t0:g} ms "
+                    f"(held at {velocity.vrms_m_s[0]:g} m/s)")
+    if hi > t1:
+        gaps.append(f"output times {t1:g} .. {hi:g} ms lie after the velocity's last time {t1:g} ms "
+                    f"(held at {velocity.vrms_m_s[-1]:g} m/s)")
+    if gaps and not allow_extrapolation:
+        raise VelocityError(f"{velocity.source}: does not cover the output times {lo:g} .. {hi:g} ms: "
+                            + "; ".join(gaps) + f". Extend the velocity to cover them, limit the output with "
+                            f"time.start_ms/time.end_ms, or set {setting}: true to hold the end values constant")
+    return [f"{velocity.source}: {g}" for g in gaps]
 
 
 def velocity_from_settings(settings: VelocitySettings) -> VelocityFunction:

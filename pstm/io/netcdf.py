@@ -31,9 +31,21 @@ def provenance(config_hash: str, kernel: str | None = None, **extra) -> dict:
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> None:
-    """Write ``ds`` to ``path`` atomically with the netCDF4 engine and a completion mark."""
+    """Write ``ds`` to ``path`` atomically with the netCDF4 engine and a completion mark.
+
+    The file appears under ``path`` only once it is fully written (temporary
+    file, then rename), and carries ``pstm_complete = 1``, which
+    :func:`read_dataset` checks.  Datasets with an empty dimension (a tile that
+    no trace reaches) are written too: netCDF-4 stores a zero-length dimension
+    as unlimited, which cannot be contiguous, so storage hints inherited from a
+    file read earlier are dropped for such variables.
+    """
     ds = ds.copy()
     ds.attrs[COMPLETE_ATTR] = 1
+    for var in ds.variables.values():
+        if 0 in var.shape:
+            var.encoding = {k: v for k, v in var.encoding.items()
+                            if k not in ("contiguous", "chunksizes", "original_shape")}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
 
