@@ -8,6 +8,10 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
+# pstm's own check first: its errors name the file and the key, and list the allowed keys.
+from pstm.config import validate_config
+
+validate_config(config, " + ".join(str(p) for p in workflow.configfiles) or "config")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

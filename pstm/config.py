@@ -262,6 +262,7 @@ class VelocitySettings:
     constant_m_s: float = 2000.0
     table: tuple = ((0.0, 1800.0), (1500.0, 2800.0))
     csv_path: str | None = None
+    extrapolate: bool = False
     cube_path: str | None = None
 
 

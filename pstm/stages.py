@@ -46,6 +46,15 @@ def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, outp
     settings = _settings(survey=survey, grid=grid, time=time, migration=migration, velocity=velocity,
                          optimization={"output_decimation": output_decimation, "prefilter": prefilter})
     ds = build_index(settings, segy)
+    if velocity is not None:
+        from pstm.index import twt_of
+        from pstm.velocity import VelocityFunction, check_velocity_coverage
+        from pstm.velocity_cube import vrms_model
+
+        model = vrms_model(settings.velocity)
+        if isinstance(model, VelocityFunction):  # a cube checks its own coverage, pillar by pillar
+            for line in check_velocity_coverage(model, twt_of(ds), settings.velocity.extrapolate):
+                log.warning("%s", line)
     write_dataset(ds, out)
     g = grid_of(ds)
     log.info("%d traces; grid %d inlines x %d crosslines (%d x %d tiles); %d output times",

@@ -1,7 +1,8 @@
 rule migrate_tile:
     input:
         traces=f"{R}/tiles/{{tile}}/traces.nc",
-        segy=ancient(get_segy()),  # which traces a tile reads is in its tile_hash
+        segy=ancient(get_segy()),
+        index=ancient(f"{R}/index/traces.nc"),  # the checkpoint params.tile_hash reads (cluster jobs need it)  # which traces a tile reads is in its tile_hash
     output:
         image=f"{R}/tiles/{{tile}}/image.nc",
     params:
