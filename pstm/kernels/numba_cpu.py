@@ -1,17 +1,42 @@
 """The ``numba`` kernel: the reference math, compiled and parallel over pillars.
 
 Same contributions as :mod:`pstm.kernels.reference`, computed in float32 with
-float32 accumulation per pillar.  What makes it fast:
+float32 accumulation per pillar.  What makes it fast (each a measured step, see
+``docs/performance.md``):
 
-* Each (pillar, trace) pair visits only its useful output samples: from the
-  first sample whose time-variant aperture admits the trace (a binary search
-  on the running maximum of the aperture) to the last sample whose traveltime
-  still lands inside the trace (a binary search on the traveltime, used only
-  where the traveltime is proven monotone in t0 for this pillar).
-* The loop over samples has no early exit and no branch (selects instead),
-  so LLVM vectorizes it; the cosine taper is a polynomial.
-* Each trace is stored as (a[k], a[k+1] - a[k]) pairs so that linear
-  interpolation reads one adjacent pair.
+* **Aperture prefilter.**  Traces whose midpoint is farther from every pillar
+  of the tile than the largest aperture are dropped before anything else.
+* **Per-pair sample windows** (``sample_window``).  Each (pillar, trace) pair
+  visits only output samples from the first one whose time-variant aperture
+  can admit the trace to the last one whose traveltime can still land inside
+  the trace.  Both ends come from per-pillar lookup tables on a distance grid,
+  built so that the window is conservative (it never drops a contribution):
+  the start from the running maximum of the aperture, the end from a lower
+  bound of the double-square-root time (the DSR time is convex in each leg
+  length, so ``t >= 2 * sqrt(t0^2/4 + ((ds + dr)/2)^2 / vrms^2)``).  The window
+  is walked in chunks of 16 samples, the AVX-512 vector width, and every
+  sample still passes the exact aperture and trace-bounds test, so the window
+  only saves work and never changes the image.
+* **A branch-free inner loop** that LLVM vectorizes: ``error_model="numpy"``,
+  selects instead of ``if``, a polynomial for the cosine taper, no views and
+  no tuple-returning helpers inside ``prange``.
+* **Amplitude pairs in one 64-bit gather.**  Each trace is stored as
+  ``(a[k], a[k+1] - a[k])`` float32 pairs read as one uint64 and split by bit
+  casts, so linear interpolation costs one gather.
+* **Tile-local trace sorting** (``trace_sort``): traces in Morton order of
+  their midpoints, so a block of consecutive traces is spatially compact and
+  a block whose bounding box lies outside a pillar's aperture is skipped.
+* **Cache blocking** (``cache_block_traces``): each thread walks its chunk of
+  pillars over one block of traces at a time, so the block's samples stay in
+  L2 while every pillar of the chunk reads them (0: one block of all traces).
+* **Taper split**: the window is walked in two parts; past the sample from
+  which the untapered inner aperture covers the trace (a third table), the
+  taper polynomial and the aperture test are skipped.
+* ``fast_sqrt``: an approximate square root (bit-trick inverse square root and
+  two Newton steps, relative error about 5e-6).
+
+Deterministic: each pillar belongs to one thread and sums its traces in one
+fixed order whatever the thread count; no atomics, no cross-thread reductions.
 """
 
 from __future__ import annotations
@@ -20,14 +45,96 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, pad_traces, padded_trace_limits
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits
 
 #: Bumped whenever the numerical behaviour of this kernel changes (reruns tiles).
-KERNEL_VERSION = "numba-1"
+KERNEL_VERSION = "numba-2"
 
 _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
+
+#: Samples per inner chunk (the AVX-512 float32 vector width).
+CHUNK = 16
+#: Pillar chunks per thread (each chunk walks every block of traces over its pillars).
+CHUNKS_PER_THREAD = 4
+#: Spacing (m) of the distance grid of the window tables.
+TABLE_STEP_M = 4.0
+
+
+# --------------------------------------------------------------------------- bit casts
+
+@intrinsic
+def _lo_f32(typingctx, v):
+    """Low 32 bits of a uint64 as float32."""
+    if not isinstance(v, types.Integer) or v.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(builder.trunc(args[0], ir.IntType(32)), ir.FloatType())
+
+    return types.float32(v), codegen
+
+
+@intrinsic
+def _hi_f32(typingctx, v):
+    """High 32 bits of a uint64 as float32."""
+    if not isinstance(v, types.Integer) or v.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        hi = builder.lshr(args[0], ir.Constant(ir.IntType(64), 32))
+        return builder.bitcast(builder.trunc(hi, ir.IntType(32)), ir.FloatType())
+
+    return types.float32(v), codegen
+
+
+@intrinsic
+def _f32_bits(typingctx, x):
+    """float32 -> its bits as int32."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(x), codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, i):
+    """Low 32 bits of an integer -> float32."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = args[0]
+        if i.bitwidth != 32:
+            v = builder.trunc(v, ir.IntType(32)) if i.bitwidth > 32 else builder.zext(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return types.float32(i), codegen
+
+
+@njit(**_JIT)
+def _approx_sqrt(x):
+    """sqrt(x) for x >= 0 from the bit-trick inverse square root and two Newton steps (rel. error ~5e-6)."""
+    y = _bits_f32(np.int32(0x5F375A86) - (_f32_bits(x) >> np.int32(1)))
+    hx = np.float32(0.5) * x
+    y = y * (np.float32(1.5) - hx * y * y)
+    y = y * (np.float32(1.5) - hx * y * y)
+    return x * y
+
+
+@njit(**_JIT)
+def _dsr(h2, s2, ds2, dr2, fast_sqrt):
+    """Double-square-root time sqrt(h2 + ds2 * s2) + sqrt(h2 + dr2 * s2)."""
+    if fast_sqrt:
+        return _approx_sqrt(h2 + ds2 * s2) + _approx_sqrt(h2 + dr2 * s2)
+    return math.sqrt(h2 + ds2 * s2) + math.sqrt(h2 + dr2 * s2)
 
 
 @njit(**_JIT)
@@ -40,117 +147,202 @@ def _taper_poly(x):
     return np.float32(0.5) - np.float32(0.5) * s
 
 
-@njit(**_JIT)
-def _first_at_least(values, threshold):
-    """First index i with values[i] >= threshold in a non-decreasing array (len if none)."""
-    lo = 0
-    hi = values.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if values[mid] >= threshold:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+# --------------------------------------------------------------------------- preparation
 
-
-@njit(**_JIT)
-def _first_time_at_least(h2, s2, ds2, dr2, lo, hi, t_limit):
-    """First i in [lo, hi) with DSR time >= t_limit, for a traveltime non-decreasing in i."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        t = math.sqrt(h2[mid] + ds2 * s2[mid]) + math.sqrt(h2[mid] + dr2 * s2[mid])
-        if t >= t_limit:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+@njit(parallel=True, **_JIT)
+def _build_pairs(amplitudes, index, pairs):
+    """Row j: (a_pad[k], a_pad[k+1] - a_pad[k]) of zero-padded trace index[j], interleaved float32."""
+    n_samples = amplitudes.shape[1]
+    for j in prange(index.shape[0]):
+        src = amplitudes[index[j]]
+        row = pairs[j]
+        prev = np.float32(0.0)
+        for k in range(n_samples):
+            nxt = src[k]
+            row[2 * k] = prev
+            row[2 * k + 1] = nxt - prev
+            prev = nxt
+        row[2 * n_samples] = prev
+        row[2 * n_samples + 1] = -prev
+        row[2 * n_samples + 2] = np.float32(0.0)
+        row[2 * n_samples + 3] = np.float32(0.0)
 
 
 @njit(parallel=True, **_JIT)
-def _migrate(pairs, sx, sy, rx, ry, t_lo, inv_dt, t_hi,
-             px, py, h2, s2, aperture, aperture_cummax, taper_q, taper_c, wcoef, weight_power,
-             monotone, image, fold):
-    n_pillars = px.shape[0]
-    n_traces = pairs.shape[0]
-    n_times = h2.shape[1]
-    k_max = pairs.shape[1] - 2
-    counts = np.zeros(n_pillars, np.int64)
+def _window_tables(h2, s2, cummax, inner_sufmin, t_hi, step, start_tab, end_tab, taper_tab):
+    """Conservative per-pillar window tables on the distance grid d_q = q * step.
+
+    start_tab[p, q]: first sample whose running-maximum aperture reaches d_q (a trace at
+    distance >= d_q contributes nothing before it).
+    end_tab[p, q]: one past the last sample where ``2 * sqrt(h2 + d_q^2 * s2) < t_hi``; a
+    pair whose mean leg length is >= d_q has DSR time >= that bound, so it lands past the
+    trace at every sample from there on.
+    taper_tab[p, q]: first sample from which the inner (untapered) aperture radius stays
+    >= d_q, so a trace at distance <= d_q has taper 1 and passes the aperture test there.
+    """
+    n_pillars, n_times = cummax.shape
+    n_q = start_tab.shape[1]
+    limit = t_hi * (1.0 + 1e-5)
     for p in prange(n_pillars):
-        acc = np.zeros(n_times, np.float32)
-        cnt = np.zeros(n_times, np.float32)
-        h2p = h2[p]
-        s2p = s2[p]
-        ap = aperture[p]
-        tq = taper_q[p]
-        wc = wcoef[p]
-        cummax = aperture_cummax[p]
-        a_max = cummax[n_times - 1]
-        x0 = px[p]
-        y0 = py[p]
-        for tr in range(n_traces):
-            mxd = 0.5 * (sx[tr] + rx[tr]) - x0
-            myd = 0.5 * (sy[tr] + ry[tr]) - y0
-            dist = math.sqrt(mxd * mxd + myd * myd)
-            if dist > a_max:
-                continue
-            i0 = _first_at_least(cummax, dist)
-            ds2 = np.float32((sx[tr] - x0) ** 2 + (sy[tr] - y0) ** 2)
-            dr2 = np.float32((rx[tr] - x0) ** 2 + (ry[tr] - y0) ** 2)
-            i1 = n_times
-            if monotone[p]:
-                i1 = _first_time_at_least(h2p, s2p, ds2, dr2, i0, n_times, t_hi)
-            d32 = np.float32(dist)
-            trace = pairs[tr]
-            for i in range(i0, i1):
-                ts = math.sqrt(h2p[i] + ds2 * s2p[i])
-                trr = math.sqrt(h2p[i] + dr2 * s2p[i])
-                t = ts + trr
-                f = (t - t_lo) * inv_dt
-                k = min(max(np.int64(f), 0), k_max)
-                w = f - np.float32(k)
-                amp = trace[k, 0] + w * trace[k, 1]
-                x = min(max(d32 * tq[i] - taper_c, np.float32(0.0)), np.float32(1.0))
-                r = np.float32(1.0) / t
-                wt = wc[i] * _taper_poly(x)
-                if weight_power >= 1:
-                    wt = wt * r
-                if weight_power >= 2:
-                    wt = wt * r
-                ok = (d32 <= ap[i]) & (t > np.float32(0.0)) & (t > t_lo) & (t < t_hi)
-                acc[i] += amp * wt if ok else np.float32(0.0)
-                cnt[i] += np.float32(1.0) if ok else np.float32(0.0)
-        total = 0.0
-        for i in range(n_times):
-            image[p, i] += acc[i]
-            fold[p, i] += cnt[i]
-            total += cnt[i]
-        counts[p] = np.int64(total)
-    return counts.sum()
+        i = 0
+        for q in range(n_q):
+            d = q * step - 1e-3
+            while i < n_times and cummax[p, i] < d:
+                i += 1
+            start_tab[p, q] = i
+        last = n_times - 1  # last sample with bound < limit, scanned downward as d grows
+        for q in range(n_q):
+            d2 = (q * step) ** 2
+            while last >= 0 and 2.0 * math.sqrt(h2[p, last] + d2 * s2[p, last]) >= limit:
+                last -= 1
+            end_tab[p, q] = last + 1
+        i = 0
+        for q in range(n_q):
+            d = q * step + 1e-3
+            while i < n_times and inner_sufmin[p, i] < d:
+                i += 1
+            taper_tab[p, q] = i
 
 
-def _traveltime_monotone(h2: np.ndarray, s2: np.ndarray, leg_max_sq: float) -> np.ndarray:
-    """Per pillar: is each DSR leg non-decreasing in t0 for every leg distance up to the maximum?
+@njit(parallel=True, **_JIT)
+def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
+             px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
+             t_lo, inv_dt, t_hi, use_window, fast_sqrt, n_chunks, acc, cnt):
+    n_pillars = px.shape[0]
+    n_times = acc.shape[1] - CHUNK
+    n_blocks = blocks.shape[0] - 1
+    n_q = start_tab.shape[1]
+    f_max = np.float32(pairs64.shape[1] - 1)
+    f_lo = t_lo * inv_dt
+    t_min = max(t_lo, np.float32(0.0))
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    # Weight factors r = 1/t raised to wpow (0, 1 or 2) without branches: (1 + g * (r - 1)) is r or 1.
+    g1 = np.float32(1.0) if wpow >= 1 else np.float32(0.0)
+    g2 = np.float32(1.0) if wpow >= 2 else np.float32(0.0)
+    # One parallel region: thread c owns pillars [p_begin, p_end) and walks every block of
+    # traces over all of them, so a block stays in its L2 while its pillars read it.
+    for c in prange(n_chunks):
+        p_begin = c * n_pillars // n_chunks
+        p_end = (c + 1) * n_pillars // n_chunks
+        for b in range(n_blocks):
+            tb0 = blocks[b]
+            tb1 = blocks[b + 1]
+            for p in range(p_begin, p_end):
+                x0 = px[p]
+                y0 = py[p]
+                amax = a_max[p]
+                # whole block outside this pillar's aperture?
+                ddx = max(bbox[b, 0] - x0, x0 - bbox[b, 1], zero)
+                ddy = max(bbox[b, 2] - y0, y0 - bbox[b, 3], zero)
+                if ddx * ddx + ddy * ddy > amax * amax:
+                    continue
+                pu = np.uint64(p)
+                for tr in range(tb0, tb1):
+                    mdx = mx[tr] - x0
+                    mdy = my[tr] - y0
+                    dist = math.sqrt(mdx * mdx + mdy * mdy)
+                    if dist > amax:
+                        continue
+                    ds2 = (sx[tr] - x0) ** 2 + (sy[tr] - y0) ** 2
+                    dr2 = (rx[tr] - x0) ** 2 + (ry[tr] - y0) ** 2
+                    if use_window:
+                        q0 = min(np.int64(dist * inv_step), n_q - 1)
+                        dm = np.float32(0.5) * (math.sqrt(ds2) + math.sqrt(dr2))
+                        q1 = min(np.int64(dm * inv_step), n_q - 1)
+                        i0 = start_tab[p, q0]
+                        i1 = end_tab[p, q1]
+                        q2 = np.int64(dist * inv_step) + 1
+                        i_taper_end = taper_tab[p, q2] if q2 < n_q else n_times
+                    else:
+                        i0 = 0
+                        i1 = n_times
+                        i_taper_end = n_times
+                    if i1 <= i0:
+                        continue
+                    tu = np.uint64(tr)
+                    # Part A, [i0, a_end): samples whose taper or aperture test can bite; whole chunks.
+                    a_end = i0 + (min(i_taper_end, i1) - i0 + CHUNK - 1) // CHUNK * CHUNK
+                    i0u = np.uint64(i0)
+                    for ii in range(np.uint64(a_end - i0)):
+                        i = i0u + ii
+                        hh = h2[pu, i]
+                        ss = s2[pu, i]
+                        t = _dsr(hh, ss, ds2, dr2, fast_sqrt)
+                        f = min(max(t * inv_dt - f_lo, zero), f_max)
+                        k = np.uint32(f)
+                        w = f - np.float32(k)
+                        v = pairs64[tu, k]
+                        amp = _lo_f32(v) + w * _hi_f32(v)
+                        x = min(max(dist * tq[pu, i] - taper_c, zero), one)
+                        r = one / t
+                        wt = wc[pu, i] * _taper_poly(x) * (one + g1 * (r - one)) * (one + g2 * (r - one))
+                        ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
+                        acc[pu, i] += amp * wt if ok else zero
+                        cnt[pu, i] += one if ok else zero
+                    # Part B, [a_end, i1): taper 1 and aperture passed for every sample; whole chunks.
+                    if i1 > a_end:
+                        b0u = np.uint64(a_end)
+                        n_b = np.uint64((i1 - a_end + CHUNK - 1) // CHUNK * CHUNK)
+                        if fast_sqrt:
+                            for ii in range(n_b):
+                                i = b0u + ii
+                                hh = h2[pu, i]
+                                ss = s2[pu, i]
+                                t = _approx_sqrt(hh + ds2 * ss) + _approx_sqrt(hh + dr2 * ss)
+                                f = min(max(t * inv_dt - f_lo, zero), f_max)
+                                k = np.uint32(f)
+                                w = f - np.float32(k)
+                                v = pairs64[tu, k]
+                                amp = _lo_f32(v) + w * _hi_f32(v)
+                                r = one / t
+                                wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
+                                ok = (t > t_min) & (t < t_hi)
+                                acc[pu, i] += amp * wt if ok else zero
+                                cnt[pu, i] += one if ok else zero
+                        else:
+                            for ii in range(n_b):
+                                i = b0u + ii
+                                hh = h2[pu, i]
+                                ss = s2[pu, i]
+                                t = math.sqrt(hh + ds2 * ss) + math.sqrt(hh + dr2 * ss)
+                                f = min(max(t * inv_dt - f_lo, zero), f_max)
+                                k = np.uint32(f)
+                                w = f - np.float32(k)
+                                v = pairs64[tu, k]
+                                amp = _lo_f32(v) + w * _hi_f32(v)
+                                r = one / t
+                                wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
+                                ok = (t > t_min) & (t < t_hi)
+                                acc[pu, i] += amp * wt if ok else zero
+                                cnt[pu, i] += one if ok else zero
 
-    Leg time squared is ``h2 + D^2 * s2``; its increments are linear in ``D^2``, so
-    non-negative increments at ``D_max`` and at 0 prove it for every ``D`` between.
-    """
-    dh = np.diff(h2.astype(np.float64), axis=1)
-    ds = np.diff(s2.astype(np.float64), axis=1)
-    return np.all(dh >= 0, axis=1) & np.all(dh + leg_max_sq * ds >= 0, axis=1)
+
+# --------------------------------------------------------------------------- driver
+
+def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices sorting points along a Morton (Z-order) curve of their bounding box."""
+    def spread(v):
+        v = v.astype(np.uint64)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        v = (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+        return v
+
+    def quantize(v):
+        lo, hi = float(v.min()), float(v.max())
+        return np.clip((v - lo) / max(hi - lo, 1e-9) * 65535.0, 0, 65535).astype(np.uint64)
+
+    code = spread(quantize(x)) | (spread(quantize(y)) << np.uint64(1))
+    return np.argsort(code, kind="stable")
 
 
-def prepare_pairs(amplitudes: np.ndarray) -> np.ndarray:
-    """Store each trace as (a[k], a[k+1] - a[k]) pairs, shape (n_traces, n_samples, 2), float32.
-
-    The last pair's difference is 0.
-    """
-    a = np.ascontiguousarray(amplitudes, dtype=np.float32)
-    pairs = np.empty(a.shape + (2,), np.float32)
-    pairs[..., 0] = a
-    pairs[:, -1, 1] = 0.0
-    pairs[:, :-1, 1] = a[:, 1:] - a[:, :-1]
-    return pairs
+def _padded(a: np.ndarray, fill: float) -> np.ndarray:
+    """(n_pillars, n_times) -> float32 (n_pillars, n_times + CHUNK), the tail filled with ``fill``."""
+    out = np.full((a.shape[0], a.shape[1] + CHUNK), fill, np.float32)
+    out[:, : a.shape[1]] = a
+    return out
 
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
@@ -161,22 +353,76 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     """
     if params.interpolation != "linear":
         raise ValueError(f"numba kernel: interpolation {params.interpolation!r} is not implemented")
-    if traces.n_traces == 0 or pillars.n_pillars == 0:
+    if traces.n_traces == 0 or pillars.n_pillars == 0 or pillars.n_times == 0:
         return 0
     if params.threads:
         numba.set_num_threads(min(int(params.threads), numba.config.NUMBA_NUM_THREADS))
-    twt = pillars.twt_s
-    vrms = pillars.vrms.astype(np.float64)
-    h2 = np.broadcast_to((twt / 2.0) ** 2, vrms.shape).astype(np.float32)
-    s2 = (1.0 / vrms**2).astype(np.float32)
+    n_times = pillars.n_times
+    twt = np.asarray(pillars.twt_s, np.float64)
+    vrms = np.asarray(pillars.vrms, np.float64)
     aperture = aperture_radius(vrms, twt, params)
     cummax = np.maximum.accumulate(aperture, axis=1)
+    a_max = cummax[:, -1]
+
+    # Local frame centred on the tile, and the aperture prefilter.
+    px64 = np.asarray(pillars.x, np.float64)
+    py64 = np.asarray(pillars.y, np.float64)
+    xc = 0.5 * (px64.min() + px64.max())
+    yc = 0.5 * (py64.min() + py64.max())
+    mx64 = traces.midpoint_x - xc
+    my64 = traces.midpoint_y - yc
+    half_x = 0.5 * (px64.max() - px64.min())
+    half_y = 0.5 * (py64.max() - py64.min())
+    gap_x = np.maximum(np.abs(mx64) - half_x, 0.0)
+    gap_y = np.maximum(np.abs(my64) - half_y, 0.0)
+    keep = np.flatnonzero(gap_x**2 + gap_y**2 <= (float(a_max.max()) + 1e-3) ** 2)
+    if keep.size == 0:
+        return 0
+    if params.trace_sort and keep.size > 1:
+        keep = keep[_morton_order(mx64[keep], my64[keep])]
+    n_sel = keep.size
+    block = int(params.cache_block_traces) if params.cache_block_traces and params.cache_block_traces > 0 else n_sel
+    blocks = np.arange(0, n_sel + block, block, dtype=np.int64)
+    blocks[-1] = min(blocks[-1], n_sel)
+    blocks = np.unique(np.minimum(blocks, n_sel))
+
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    mx = f32(mx64[keep])
+    my = f32(my64[keep])
+    sx = f32(traces.source_x[keep] - xc)
+    sy = f32(traces.source_y[keep] - yc)
+    rx = f32(traces.receiver_x[keep] - xc)
+    ry = f32(traces.receiver_y[keep] - yc)
+    bbox = np.empty((blocks.size - 1, 4), np.float32)
+    for b in range(blocks.size - 1):
+        s = slice(blocks[b], blocks[b + 1])
+        bbox[b] = (mx[s].min(), mx[s].max(), my[s].min(), my[s].max())
+
+    amplitudes = np.ascontiguousarray(traces.amplitudes, np.float32)
+    pairs64 = np.empty((n_sel, traces.n_samples + 2), np.uint64)
+    _build_pairs(amplitudes, keep.astype(np.int64), pairs64.view(np.float32))
+
+    t_lo, t_hi = padded_trace_limits(traces)
+    h2 = (twt / 2.0) ** 2 * np.ones_like(vrms)
+    s2 = 1.0 / vrms**2
+    # Window tables on a distance grid.
+    step = TABLE_STEP_M
+    d_top = float(a_max.max()) + float(np.max(np.hypot(traces.source_x - traces.receiver_x,
+                                                        traces.source_y - traces.receiver_y))) * 0.5 + step
+    n_q = int(math.ceil(d_top / step)) + 2
+    start_tab = np.empty((pillars.n_pillars, n_q), np.int32)
+    end_tab = np.empty((pillars.n_pillars, n_q), np.int32)
+    taper_tab = np.empty((pillars.n_pillars, n_q), np.int32)
+    inner = (1.0 - max(params.taper_fraction, 0.0)) * aperture
+    inner_sufmin = np.minimum.accumulate(inner[:, ::-1], axis=1)[:, ::-1]
+    _window_tables(h2, s2, cummax, np.ascontiguousarray(inner_sufmin), float(t_hi), step, start_tab, end_tab, taper_tab)
+
     tf = params.taper_fraction
     if tf > 0:
-        taper_q = (1.0 / (tf * aperture)).astype(np.float32)
+        taper_q = 1.0 / (tf * aperture)
         taper_c = np.float32((1.0 - tf) / tf)
     else:
-        taper_q = np.zeros_like(aperture, dtype=np.float32)
+        taper_q = np.zeros_like(aperture)
         taper_c = np.float32(0.0)
     wcoef = np.ones_like(vrms)
     power = 0
@@ -186,29 +432,21 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     if params.obliquity:
         wcoef = wcoef * twt
         power += 1
-    legs = np.concatenate([
-        (traces.source_x[:, None] - pillars.x[None, [0, -1]]) ** 2 + (traces.source_y[:, None] - pillars.y[None, [0, -1]]) ** 2,
-        (traces.receiver_x[:, None] - pillars.x[None, [0, -1]]) ** 2 + (traces.receiver_y[:, None] - pillars.y[None, [0, -1]]) ** 2,
-    ])
-    # Longest leg: bound over the tile's extent (corner pillars + tile diagonal).
-    diag = float(np.hypot(np.ptp(pillars.x), np.ptp(pillars.y)))
-    leg_max_sq = (math.sqrt(float(legs.max())) + diag) ** 2
-    monotone = _traveltime_monotone(h2, s2, leg_max_sq)
-    t_lo, t_hi = padded_trace_limits(traces)
-    pairs = prepare_pairs(pad_traces(traces.amplitudes, np.float32))
-    out_img = image if image.dtype == np.float32 else np.zeros(image.shape, np.float32)
-    out_fold = fold if fold.dtype == np.float32 else np.zeros(fold.shape, np.float32)
-    total = _migrate(
-        pairs,
-        np.ascontiguousarray(traces.source_x, np.float64), np.ascontiguousarray(traces.source_y, np.float64),
-        np.ascontiguousarray(traces.receiver_x, np.float64), np.ascontiguousarray(traces.receiver_y, np.float64),
-        np.float32(t_lo), np.float32(1.0 / traces.dt_s), np.float32(t_hi),
-        np.ascontiguousarray(pillars.x, np.float64), np.ascontiguousarray(pillars.y, np.float64),
-        h2, s2, aperture.astype(np.float32), cummax, taper_q, taper_c, wcoef.astype(np.float32), power,
-        monotone, out_img, out_fold,
-    )
-    if out_img is not image:
-        image += out_img
-    if out_fold is not fold:
-        fold += out_fold
-    return int(total)
+    # Padding samples (past n_times) never contribute: aperture -1, weight 0, times past the trace.
+    h2_pad = _padded(h2, float(t_hi) ** 2)
+    s2_pad = _padded(s2, 0.0)
+    acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
+    cnt = np.zeros_like(acc)
+    # A few pillar chunks per thread, handed out dynamically: robust when other processes share the cores.
+    n_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), pillars.n_pillars))
+    with numba.parallel_chunksize(1):
+        _migrate(
+            pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
+            f32(px64 - xc), f32(py64 - yc), f32(a_max), h2_pad, s2_pad, _padded(aperture, -1.0),
+            _padded(taper_q, 0.0), taper_c, _padded(wcoef, 0.0), power, start_tab, end_tab, taper_tab,
+            np.float32(1.0 / step), np.float32(t_lo), np.float32(1.0 / traces.dt_s), np.float32(t_hi),
+            bool(params.sample_window), bool(params.fast_sqrt), n_chunks, acc, cnt,
+        )
+    image += acc[:, :n_times]
+    fold += cnt[:, :n_times]
+    return int(cnt[:, :n_times].sum(dtype=np.float64))
