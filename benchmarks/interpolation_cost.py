@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""Cost of each interpolation method and of triangle anti-aliasing against linear, ``numba`` kernel, one run.
+
+Builds the seed benchmark workload (``shared/bench/SEED_WORKLOAD.md``; the same
+draws as ``benchmarks/kernel_throughput.py``, by default with fewer traces to
+keep the run short: the first ``--traces`` of the seed's draw order for that
+count) and times the ``numba`` kernel for linear interpolation (its linear fast
+path, :mod:`pstm.kernels.numba_cpu`) and for every other method and triangle
+anti-aliasing (:mod:`pstm.kernels.numba_taps`), all in this process, and prints
+one JSON line per method::
+
+    {"method": ..., "contributions": ..., "seconds": ..., "contributions_per_second": ...,
+     "cost_ratio_vs_linear": ..., "n_traces": ..., ...}
+
+``seconds`` is the median of ``--repeats`` timed calls (each the whole
+``migrate`` call, preparation included) after one warm-up call (compilation,
+page faults).  Each method is timed alternately with linear (linear, method,
+linear, method, ...), so that a change of load on a shared machine hits both;
+``cost_ratio_vs_linear`` is the method's seconds per contribution over those of
+the linear calls paired with it (3.0: three times as expensive per
+contribution; ``linear_seconds`` is their median), and
+``cpu_cost_ratio_vs_linear`` the same from process CPU time (all threads).
+Targets (issue 4): sinc8 <= 3, triangle <= 1.5.
+
+``--check`` also runs the float64 reference on a small subset and reports each
+method's max error relative to max|image| (slow; off by default).
+
+Examples::
+
+    python benchmarks/interpolation_cost.py                    # 20k traces, every method
+    python benchmarks/interpolation_cost.py --methods sinc8,triangle --traces 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numba  # noqa: E402
+
+from kernel_throughput import build_workload, subset  # noqa: E402
+from pstm.kernels.common import KernelParams  # noqa: E402
+from pstm.kernels import numba_cpu, numba_taps  # noqa: E402
+from pstm.kernels.registry import get_kernel  # noqa: E402
+
+METHODS = ["linear", "nearest", "cubic", "lanczos3", "sinc8", "sinc16", "triangle"]
+#: Anti-aliasing settings of the ``triangle`` entry (the seed's pillar spacing; the schema's default cap).
+TRIANGLE = dict(antialias="triangle", antialias_trace_spacing_m=800.0 / 31.0, antialias_max_half_length=8.0)
+
+
+def method_params(params: KernelParams, method: str) -> KernelParams:
+    if method == "triangle":
+        return replace(params, interpolation="linear", **TRIANGLE)
+    return replace(params, interpolation=method)
+
+
+def _timed(fn, traces, pillars, params):
+    shape = (pillars.n_pillars, pillars.n_times)
+    image = np.zeros(shape, np.float32)
+    fold = np.zeros(shape, np.float32)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    count = fn(traces, pillars, params, image, fold)
+    return count, time.perf_counter() - t0, time.process_time() - c0
+
+
+def time_paired(fn, traces, pillars, lin_params, params, repeats, warm):
+    """Median wall and CPU seconds of ``params`` and of linear, timed alternately (L, M, L, M, ...)."""
+    shape = (pillars.n_pillars, pillars.n_times)
+    for p in (lin_params, params):
+        fn(warm, pillars, p, np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+    lin, meth = [], []
+    for _ in range(repeats):
+        lin.append(_timed(fn, traces, pillars, lin_params))
+        meth.append(_timed(fn, traces, pillars, params))
+
+    def summary(runs):
+        return (runs[0][0], statistics.median(r[1] for r in runs), [round(r[1], 4) for r in runs],
+                statistics.median(r[2] for r in runs))
+
+    return summary(lin), summary(meth)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--traces", type=int, default=20_000, help="input traces (default 20000; the seed has 100000)")
+    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--tile", type=int, default=32)
+    ap.add_argument("--aperture", type=float, default=5000.0)
+    ap.add_argument("--methods", default=",".join(METHODS[1:]), help="comma-separated; linear always runs")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--check", action="store_true", help="compare with the reference on a 300-trace, 2x2 subset")
+    args = ap.parse_args(argv)
+    threads = args.threads or numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(threads)
+    traces, pillars, params = build_workload(args.traces, args.samples, args.tile, args.aperture)
+    params = replace(params, threads=threads)
+    fn = get_kernel("numba")
+    warm = subset(traces, min(2000, traces.n_traces))
+    methods = [m for m in args.methods.split(",") if m and m != "linear"]
+    for m in methods:
+        if m not in METHODS:
+            raise SystemExit(f"unknown method {m!r}; valid: {', '.join(METHODS)}")
+    lin_params = method_params(params, "linear")
+    for m in ["linear"] + methods:
+        (lc, ls, lt, lcpu), (count, seconds, times, cpu) = time_paired(
+            fn, traces, pillars, lin_params, method_params(params, m), args.repeats, warm)
+        cps = count / seconds
+        rec = {
+            "method": m, "contributions": int(count), "seconds": round(seconds, 4),
+            "contributions_per_second": float(f"{cps:.4g}"),
+            "cost_ratio_vs_linear": float(f"{(seconds / count) / (ls / lc):.3g}"),
+            "linear_seconds": round(ls, 4), "linear_contributions_per_second": float(f"{lc / ls:.4g}"),
+            "cpu_seconds": round(cpu, 4), "cpu_cost_ratio_vs_linear": float(f"{(cpu / count) / (lcpu / lc):.3g}"),
+            "n_traces": traces.n_traces, "seed_traces": 100_000, "n_samples": traces.n_samples, "tile": args.tile,
+            "aperture": args.aperture, "threads": threads, "times": times, "linear_times": lt,
+            "load_average": round(os.getloadavg()[0], 2), "linear_path": numba_cpu.KERNEL_VERSION,
+            "taps_path": numba_taps.KERNEL_VERSION,
+        }
+        if m == "triangle":
+            rec["antialias"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in TRIANGLE.items()}
+        if args.check:
+            small = subset(traces, 300)
+            from pstm.kernels.common import PillarSet
+            sub = PillarSet(pillars.x[:2], pillars.y[:2], pillars.twt_s, pillars.vrms[:2])
+            kp = method_params(params, m)
+            shape = (2, pillars.n_times)
+            ref = np.zeros(shape)
+            get_kernel("reference")(small, sub, kp, ref, np.zeros(shape))
+            img = np.zeros(shape, np.float32)
+            fn(small, sub, kp, img, np.zeros(shape, np.float32))
+            rec["max_error_vs_reference"] = float(f"{np.abs(img - ref).max() / np.abs(ref).max():.3g}")
+        print(json.dumps(rec), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

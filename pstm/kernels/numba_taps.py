@@ -1,0 +1,1043 @@
+"""Float32 fast path of the ``numba`` kernel for multi-tap reads: every interpolation method and triangle anti-aliasing.
+
+Same contributions as :mod:`pstm.kernels.reference` (aperture test, ``t > 0``,
+``t_first - dt < t < t_first + n_samples * dt`` with zero-padded traces; cosine
+taper, spreading and obliquity switchable; fold counts), computed in float32
+with float32 accumulation per pillar, for
+
+* ``interpolation`` = nearest, cubic, lanczos3, sinc8, sinc16 (linear without
+  anti-aliasing belongs to :mod:`pstm.kernels.numba_cpu`), and
+* ``antialias = triangle`` (any interpolation setting: the reference reads the
+  trace through the triangle filter then, whatever the interpolation).
+
+Parallel over pillars (``prange`` over groups of pillars, one block of traces at
+a time), deterministic whatever the thread count: each pillar sums its traces
+in one fixed order, no atomics.
+
+How it works.  Per (pillar, trace) pair a conservative window of output
+samples (``sample_window``, the same tables as the linear fast path) is walked
+in chunks of 16 samples (the AVX-512 float32 width):
+
+1. *Phase 1*, vectorized over the 16 samples: double-square-root traveltime,
+   padded fractional sample ``f`` split into ``k = floor(f)`` and ``u``,
+   validity, and the weight (taper, spreading, obliquity; 0 when invalid);
+   for triangle anti-aliasing also ``1/L``.
+2. *Phase 2*, the reads.  On AVX-512 (:data:`USE_PERMUTE`), when every valid
+   lane's sample lies within 32 samples of the first valid lane's (nearly
+   always: the traveltime advances at most about one input sample per output
+   sample), each tap of the 16 lanes is one ``vpermt2ps`` of two registers
+   loaded contiguously from the zero-padded trace: no gathers.  Tap weights
+   are computed for the 16 lanes at once: per-tap polynomials in ``u``
+   (cubic exactly; lanczos3, sinc8, sinc16 by Chebyshev fits, error below
+   5e-7 of a weight) or the triangle's hat weights.  Otherwise (no AVX-512, or
+   a chunk whose reads spread wider), one contribution at a time, vectorized
+   over its taps: a contiguous load of the amplitudes times a row of a weight
+   table of :data:`TABLE_STEPS` + 1 rows read with linear interpolation
+   between rows (error below 5e-7), or of hat weights.  Both written as LLVM
+   vector IR (numba intrinsics), so LLVM cannot turn them into gathers.
+3. *Phase 3*, vectorized: ``image += sum * weight``, ``fold += valid``.
+
+One kernel is compiled per mode, tap count and method (closure constants), so
+every tap loop has a constant trip count.  Triangle reads pick 4, 6, 8, 16 or 32
+taps per chunk, the fewest that cover the chunk's largest half-length.
+
+Nearest interpolation: where ``u`` is within :data:`NEAREST_TIE_EPS` (or
+:data:`NEAREST_TIE_REL` times the sample count) of one half, the traveltime is recomputed in float64 exactly as the reference does,
+so the choice of sample agrees with it (a float32 rounding would otherwise
+flip a whole amplitude).
+
+Triangle anti-aliasing.  The reference reads three points of the causally and
+anti-causally integrated trace ``I`` and forms ``-(I(f-L) - 2 I(f) + I(f+L)) / L^2``
+with ``I`` linearly interpolated.  The second difference of ``I`` at sample
+``n`` is ``-a[n]``, so that expression is exactly the triangle (hat) filter
+
+    ``(1 / L) * sum_n a[n] * max(0, 1 - |n - f| / L)``
+
+of the zero-padded trace (both zero-padded with the same edges).  This path
+evaluates the hat sum directly in float32 with at most ``2 * ceil(cap)`` taps
+(``cap`` = ``antialias_max_half_length``, at most :data:`MAX_TRIANGLE_CAP`
+here), which keeps float32 accuracy: the double integral itself grows like
+``n_samples^1.5`` and three float32 reads of it lose about 1e-3.  The
+half-length ``L = clip(|grad_m t| * spacing / dt, 1, cap)`` comes from the
+operator's time dip as in the reference, computed as
+``1/L = vrms^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|`` (one
+reciprocal square root, no division).
+
+Speed switches: ``sample_window``, ``trace_sort`` and ``cache_block_traces``
+are honoured; ``fast_sqrt`` is refused with ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits
+from pstm.kernels.interpolation import PAD as REF_PAD
+from pstm.kernels.interpolation import TAPS, tap_weights_fast
+
+#: Bumped whenever the numerical behaviour of this path changes (reruns tiles).
+KERNEL_VERSION = "numba-taps-1"
+
+_JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
+
+#: Samples per inner chunk (the AVX-512 float32 vector width).
+CHUNK = 16
+#: Pillars walked together over each block of traces (one thread's unit of work).
+PILLAR_GROUP = 16
+#: Spacing (m) of the distance grid of the window tables.
+TABLE_STEP_M = 4.0
+#: Rows of the tap-weight tables (minus one); linear interpolation between rows errs below 5e-7.
+TABLE_STEPS = 1024
+#: Nearest interpolation: |u - 0.5| below max(NEAREST_TIE_EPS, NEAREST_TIE_REL * n_samples) is settled in
+#: float64 like the reference (the float32 fractional sample errs by about 3e-7 of itself).
+NEAREST_TIE_EPS = 1e-3
+NEAREST_TIE_REL = 2e-6
+#: Largest triangle half-length cap this path takes (32 taps); larger caps go to the general path.
+MAX_TRIANGLE_CAP = 16.0
+
+#: Tap count of each table method in this path (lanczos3 padded to 8).
+_TABLE_TAPS = {"cubic": 4, "lanczos3": 8, "sinc8": 8, "sinc16": 16}
+
+_MODE_TABLE = 0
+_MODE_NEAREST = 1
+_MODE_HAT = 2
+
+
+# --------------------------------------------------------------------------- helpers (copied from the linear path
+# so that this module does not depend on the private functions of numba_cpu, which is tuned separately)
+
+@njit(**_JIT)
+def _taper_poly(x):
+    """0.5 * (1 + cos(pi * x)) for x in [0, 1], error < 1e-7 (odd Taylor series of sin)."""
+    z = np.float32(math.pi) * (x - np.float32(0.5))
+    z2 = z * z
+    s = z * (np.float32(1.0) + z2 * (np.float32(-1.0 / 6.0) + z2 * (np.float32(1.0 / 120.0) + z2 * (
+        np.float32(-1.0 / 5040.0) + z2 * (np.float32(1.0 / 362880.0) + z2 * np.float32(-1.0 / 39916800.0))))))
+    return np.float32(0.5) - np.float32(0.5) * s
+
+
+@njit(parallel=True, **_JIT)
+def _window_tables(h2, s2, cummax, inner_sufmin, t_hi, step, start_tab, end_tab, taper_tab):
+    """Conservative per-pillar window tables on the distance grid d_q = q * step.
+
+    start_tab[p, q]: first sample whose running-maximum aperture reaches d_q.
+    end_tab[p, q]: one past the last sample where ``2 * sqrt(h2 + d_q^2 * s2) < t_hi``; a pair
+    whose mean leg length is >= d_q has DSR time >= that bound (convexity), so it lands past
+    the trace from there on.
+    taper_tab[p, q]: first sample from which the inner (untapered) aperture radius stays >= d_q,
+    so a trace at distance <= d_q has taper 1 and passes the aperture test there.
+    """
+    n_pillars, n_times = cummax.shape
+    n_q = start_tab.shape[1]
+    limit = t_hi * (1.0 + 1e-5)
+    for p in prange(n_pillars):
+        i = 0
+        for q in range(n_q):
+            d = q * step - 1e-3
+            while i < n_times and cummax[p, i] < d:
+                i += 1
+            start_tab[p, q] = i
+        last = n_times - 1
+        for q in range(n_q):
+            d2 = (q * step) ** 2
+            while last >= 0 and 2.0 * math.sqrt(h2[p, last] + d2 * s2[p, last]) >= limit:
+                last -= 1
+            end_tab[p, q] = last + 1
+        i = 0
+        for q in range(n_q):
+            d = q * step + 1e-3
+            while i < n_times and inner_sufmin[p, i] < d:
+                i += 1
+            taper_tab[p, q] = i
+
+
+@njit(parallel=True, **_JIT)
+def _pad_rows(amplitudes, index, pad, out):
+    """out[j] = amplitudes[index[j]] with ``pad`` zeros before (the rest of the row is zero)."""
+    n_samples = amplitudes.shape[1]
+    for j in prange(index.shape[0]):
+        src = amplitudes[index[j]]
+        row = out[j]
+        for k in range(pad):
+            row[k] = np.float32(0.0)
+        for k in range(n_samples):
+            row[pad + k] = src[k]
+        for k in range(pad + n_samples, row.shape[0]):
+            row[k] = np.float32(0.0)
+
+
+def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices sorting points along a Morton (Z-order) curve of their bounding box."""
+    def spread(v):
+        v = v.astype(np.uint64)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        v = (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+        return v
+
+    def quantize(v):
+        lo, hi = float(v.min()), float(v.max())
+        return np.clip((v - lo) / max(hi - lo, 1e-9) * 65535.0, 0, 65535).astype(np.uint64)
+
+    code = spread(quantize(x)) | (spread(quantize(y)) << np.uint64(1))
+    return np.argsort(code, kind="stable")
+
+
+def _padded(a: np.ndarray, fill: float, dtype=np.float32) -> np.ndarray:
+    """(n_pillars, n_times) -> (n_pillars, n_times + CHUNK), the tail filled with ``fill``."""
+    out = np.full((a.shape[0], a.shape[1] + CHUNK), fill, dtype)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+# --------------------------------------------------------------------------- tap dot products (explicit vectors)
+#
+# Written as LLVM vector IR so that the tap loop is one contiguous vector load of the
+# amplitudes, one (or two) of the weight row, and a reduction; left to itself, LLVM
+# vectorizes the loop over contributions instead, with one gather per tap.  Generic
+# LLVM vectors: lowered to AVX-512, AVX2 or SSE, whichever the CPU has.
+
+def _vec_intrinsic(builder, name, n, n_args):
+    """Declaration of the overloaded LLVM intrinsic ``name`` on <n x float>, e.g. llvm.fma.v8f32."""
+    vt = ir.VectorType(ir.FloatType(), n)
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt] * n_args), f"{name}.v{n}f32")
+
+
+def _splat(builder, value, n):
+    vt = ir.VectorType(value.type, n)
+    v = builder.insert_element(ir.Constant(vt, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(v, ir.Constant(vt, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), n),
+                                                                                  [0] * n))
+
+
+def _load_vec(context, builder, arrty, arr, offset, n):
+    data = context.make_array(arrty)(context, builder, arr).data
+    ptr = builder.gep(data, [offset])
+    return builder.load(builder.bitcast(ptr, ir.VectorType(ir.FloatType(), n).as_pointer()), align=4)
+
+
+def _reduce_add(builder, v, n):
+    """Sum of the n lanes of v by halving (a fixed order, so deterministic)."""
+    while n > 1:
+        h = n // 2
+        i32 = ir.IntType(32)
+        lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, h), list(range(h))))
+        hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, h), list(range(h, n))))
+        v = builder.fadd(lo, hi)
+        n = h
+    return builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
+
+
+def _is_f32_array(a):
+    return isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == 1
+
+
+@intrinsic(prefer_literal=True)
+def _dot_table(typingctx, amp, off, table, toff, r, nt):
+    """sum_m amp[off + m] * (table[toff + m] + r * table[toff + nt + m]), m < nt (nt a literal)."""
+    if not (isinstance(nt, types.IntegerLiteral) and _is_f32_array(amp) and _is_f32_array(table)):
+        return None
+    n = nt.literal_value
+
+    def codegen(context, builder, sig, args):
+        a = _load_vec(context, builder, sig.args[0], args[0], args[1], n)
+        w0 = _load_vec(context, builder, sig.args[2], args[2], args[3], n)
+        toff2 = builder.add(args[3], ir.Constant(args[3].type, n))
+        dw = _load_vec(context, builder, sig.args[2], args[2], toff2, n)
+        fma = _vec_intrinsic(builder, "llvm.fma", n, 3)
+        w = builder.call(fma, [dw, _splat(builder, args[4], n), w0])
+        return _reduce_add(builder, builder.fmul(a, w), n)
+
+    return types.float32(amp, off, table, toff, types.float32, nt), codegen
+
+
+@intrinsic(prefer_literal=True)
+def _dot_hat(typingctx, amp, off, u, inv_l, nt):
+    """sum_m amp[off + m] * max(0, 1 - |m - (nt/2 - 1) - u| * inv_l), m < nt (nt a literal)."""
+    if not (isinstance(nt, types.IntegerLiteral) and _is_f32_array(amp)):
+        return None
+    n = nt.literal_value
+
+    def codegen(context, builder, sig, args):
+        f32 = ir.FloatType()
+        vt = ir.VectorType(f32, n)
+        a = _load_vec(context, builder, sig.args[0], args[0], args[1], n)
+        c = ir.Constant(vt, [float(m - (n // 2 - 1)) for m in range(n)])
+        d = builder.fsub(c, _splat(builder, args[2], n))
+        fabs = _vec_intrinsic(builder, "llvm.fabs", n, 1)
+        d = builder.call(fabs, [d])
+        fma = _vec_intrinsic(builder, "llvm.fma", n, 3)
+        w = builder.call(fma, [builder.fsub(ir.Constant(vt, [0.0] * n), d), _splat(builder, args[3], n),
+                               ir.Constant(vt, [1.0] * n)])
+        zero = ir.Constant(vt, [0.0] * n)
+        w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)
+        return _reduce_add(builder, builder.fmul(a, w), n)
+
+    return types.float32(amp, off, types.float32, types.float32, nt), codegen
+
+
+def _host_has_avx512() -> bool:
+    """Whether numba compiles for a CPU with AVX-512F (the register-permute reads need it)."""
+    if numba.config.CPU_NAME or numba.config.CPU_FEATURES:
+        return "+avx512f" in (numba.config.CPU_FEATURES or "")
+    try:
+        import llvmlite.binding as llb
+
+        return bool(llb.get_host_cpu_features().get("avx512f"))
+    except Exception:  # pragma: no cover - unusual llvmlite builds
+        return False
+
+
+#: Register-permute reads of the triangle filter (AVX-512 vpermt2ps); otherwise one vector dot per contribution.
+USE_PERMUTE = _host_has_avx512()
+
+
+#: Window margin of the register-permute reads: lanes may start this many samples before the first valid lane.
+PERM_MARGIN = 4
+#: Zeros before the first and after the last padded trace (covers every window of the permute reads).
+SLACK = 64
+
+
+def _tree_sum(builder, values):
+    """Pairwise sum of a list of vectors (short dependency chains)."""
+    while len(values) > 1:
+        nxt = [builder.fadd(values[j], values[j + 1]) for j in range(0, len(values) - 1, 2)]
+        if len(values) % 2:
+            nxt.append(values[-1])
+        values = nxt
+    return values[0]
+
+
+@intrinsic
+def _chunk_info(typingctx, buf):
+    """Where the valid lanes of a chunk read, from vector masks (no reductions over floats).
+
+    Returns -1 when no lane is valid; -2 when some valid lane's sample ``k`` lies outside
+    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (the
+    caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
+    cover every valid lane's half-length L (``2 * ceil(L) <= n``).
+    """
+    if not _is_f32_array(buf):
+        return None
+
+    def codegen(context, builder, sig, args):
+        f32 = ir.FloatType()
+        i16 = ir.IntType(16)
+        i64 = ir.IntType(64)
+        vt = ir.VectorType(f32, CHUNK)
+        barr = context.make_array(sig.args[0])(context, builder, args[0]).data
+
+        def load(r):
+            return builder.load(builder.bitcast(builder.gep(barr, [ir.Constant(i64, r)]), vt.as_pointer()), align=4)
+
+        def bits(mask):
+            return builder.bitcast(mask, i16)
+
+        kv = load(0)
+        il = load(CHUNK)
+        valid = builder.fcmp_ordered(">", load(4 * CHUNK), ir.Constant(vt, [0.5] * CHUNK))
+        vbits = bits(valid)
+        result = cgutils.alloca_once_value(builder, ir.Constant(i64, -1))
+        with builder.if_then(builder.icmp_unsigned("!=", vbits, ir.Constant(i16, 0))):
+            cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, ir.IntType(1)]),
+                                                  "llvm.cttz.i16")
+            first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
+            kb = builder.extract_element(kv, first)
+            lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
+            hi = builder.fadd(lo, ir.Constant(f32, 31.0))
+            out = builder.or_(builder.fcmp_ordered("<", kv, _splat(builder, lo, CHUNK)),
+                              builder.fcmp_ordered(">", kv, _splat(builder, hi, CHUNK)))
+            bad = builder.and_(bits(out), vbits)
+            cls = ir.Constant(i64, 32)
+            for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)):
+                small = builder.fcmp_ordered(">=", il, ir.Constant(vt, [limit] * CHUNK))
+                fits = builder.icmp_unsigned("==", builder.and_(bits(small), vbits), vbits)
+                cls = builder.select(fits, ir.Constant(i64, c), cls)
+            code = builder.add(builder.mul(builder.fptosi(kb, i64), ir.Constant(i64, 64)), cls)
+            builder.store(builder.select(builder.icmp_unsigned("!=", bad, ir.Constant(i16, 0)),
+                                         ir.Constant(i64, -2), code), result)
+        return builder.load(result)
+
+    return types.int64(buf), codegen
+
+
+@intrinsic(prefer_literal=True)
+def _hat_chunk_perm(typingctx, amp, wstart, buf, kbase, nt):
+    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+
+    Lane l (``k_l = buf[l]``, ``1/L = buf[16 + l]``, ``u_l = buf[32 + l]``) reads its tap m, m < nt, at
+    sample ``k_l - (nt/2 - 1) + m``: element ``k_l - kbase`` of the 32-sample window
+    ``amp[wstart + m : wstart + m + 32]`` (``wstart`` = ``kbase - (nt/2 - 1)`` in the trace), so every
+    tap is a permute of two registers loaded contiguously; the caller guarantees
+    ``0 <= k_l - kbase < 32`` for every valid lane (others read garbage with weight 0).  Writes the 16
+    sums to ``buf[80:96]``.
+    """
+    if not (isinstance(nt, types.IntegerLiteral) and _is_f32_array(amp) and _is_f32_array(buf)):
+        return None
+    n = nt.literal_value
+
+    def codegen(context, builder, sig, args):
+        f32 = ir.FloatType()
+        i32 = ir.IntType(32)
+        i64 = ir.IntType(64)
+        vt = ir.VectorType(f32, CHUNK)
+        it = ir.VectorType(i32, CHUNK)
+        barr = context.make_array(sig.args[2])(context, builder, args[2]).data
+
+        def row(r):
+            ptr = builder.gep(barr, [ir.Constant(i64, r * CHUNK)])
+            return builder.load(builder.bitcast(ptr, vt.as_pointer()), align=4)
+
+        kb = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
+        idx = builder.sub(builder.fptosi(row(0), it), _splat(builder, kb, CHUNK))
+        inv_l = row(1)
+        u = row(2)
+        perm = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
+                                              "llvm.x86.avx512.vpermi2var.ps.512")
+        fma = _vec_intrinsic(builder, "llvm.fma", CHUNK, 3)
+        zero = ir.Constant(vt, [0.0] * CHUNK)
+        ones = ir.Constant(vt, [1.0] * CHUNK)
+        u_il = builder.fmul(u, inv_l)
+        left = builder.fsub(ones, u_il)   # weight of a tap at offset c <= 0 from k: (1 - u/L) + c/L
+        right = builder.fadd(ones, u_il)  # offset c >= 1: (1 + u/L) - c/L
+        products = []
+        for m in range(n):
+            c = m - (n // 2 - 1)
+            off = builder.add(args[1], ir.Constant(args[1].type, m))
+            w0 = _load_vec(context, builder, sig.args[0], args[0], off, CHUNK)
+            w1 = _load_vec(context, builder, sig.args[0], args[0], builder.add(off, ir.Constant(args[1].type, CHUNK)),
+                           CHUNK)
+            a = builder.call(perm, [w0, idx, w1])
+            w = builder.call(fma, [ir.Constant(vt, [float(c)] * CHUNK), inv_l, left]) if c <= 0 else \
+                builder.call(fma, [ir.Constant(vt, [float(-c)] * CHUNK), inv_l, right])
+            w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)  # max(w, 0): one vmaxps
+            products.append(builder.fmul(a, w))
+        ptr = builder.gep(barr, [ir.Constant(i64, 5 * CHUNK)])
+        builder.store(_tree_sum(builder, products), builder.bitcast(ptr, vt.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return types.none(amp, wstart, buf, kbase, nt), codegen
+
+
+#: Polynomial degree per method for the register-permute reads (error below 5e-7 of a weight in float32).
+POLY_DEGREE = {"cubic": 3, "lanczos3": 9, "sinc8": 9, "sinc16": 7}
+#: Integer codes of the table methods inside compiled kernels.
+POLY_CODES = {name: code for code, name in enumerate(POLY_DEGREE)}
+
+
+def _poly_coefficients(method: str) -> list:
+    """Per tap (the method's own taps), power-series coefficients in x = 2u - 1, ascending, as floats.
+
+    A Chebyshev least-squares fit of the tap weights on [0, 1) (the cubic is exact).
+    """
+    from numpy.polynomial import chebyshev
+
+    u = np.linspace(0.0, 1.0, 8001)
+    u[-1] = 1.0 - 1e-12
+    w = tap_weights_fast(method, u)
+    deg = POLY_DEGREE[method]
+    return [[float(np.float32(c)) for c in chebyshev.cheb2poly(chebyshev.chebfit(2.0 * u - 1.0, w[k], deg))]
+            for k in range(w.shape[0])]
+
+
+class _LazyPolynomials(dict):
+    """``{code: coefficients}`` fitted on first use (only compilation needs them; cached kernels do not)."""
+
+    def __missing__(self, code):
+        name = next(n for n, c in POLY_CODES.items() if c == code)
+        self[code] = _poly_coefficients(name)
+        return self[code]
+
+
+_POLY = _LazyPolynomials()
+
+
+@intrinsic(prefer_literal=True)
+def _poly_chunk_perm(typingctx, amp, wstart, buf, kbase, code):
+    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (AVX-512 ``vpermt2ps``).
+
+    Like :func:`_hat_chunk_perm`, with the method's own taps (``n`` of them, tap m at sample
+    ``k_l - (n/2 - 1) + m``) and weights from per-tap polynomials in ``x = 2 u - 1`` (``u_l = buf[32 + l]``),
+    evaluated for the 16 lanes at once, split into even and odd parts so that each pair of mirror taps
+    costs one polynomial.  Writes the 16 sums to ``buf[80:96]``.
+    """
+    if not (isinstance(code, types.IntegerLiteral) and _is_f32_array(amp) and _is_f32_array(buf)):
+        return None
+    coeffs = _POLY[code.literal_value]
+    n = len(coeffs)
+
+    def codegen(context, builder, sig, args):
+        f32 = ir.FloatType()
+        i32 = ir.IntType(32)
+        i64 = ir.IntType(64)
+        vt = ir.VectorType(f32, CHUNK)
+        it = ir.VectorType(i32, CHUNK)
+        barr = context.make_array(sig.args[2])(context, builder, args[2]).data
+
+        def row(r):
+            ptr = builder.gep(barr, [ir.Constant(i64, r * CHUNK)])
+            return builder.load(builder.bitcast(ptr, vt.as_pointer()), align=4)
+
+        def const(v):
+            return ir.Constant(vt, [v] * CHUNK)
+
+        kb = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
+        idx = builder.sub(builder.fptosi(row(0), it), _splat(builder, kb, CHUNK))
+        x = builder.fsub(builder.fmul(row(2), const(2.0)), const(1.0))
+        perm = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
+                                              "llvm.x86.avx512.vpermi2var.ps.512")
+        fma = _vec_intrinsic(builder, "llvm.fma", CHUNK, 3)
+        x2 = builder.fmul(x, x)
+
+        def horner(cs):
+            acc = const(cs[-1])
+            for cc in cs[-2::-1]:
+                acc = builder.call(fma, [acc, x2, const(cc)])
+            return acc
+
+        def tap(m):
+            off = builder.add(args[1], ir.Constant(args[1].type, m))
+            w0 = _load_vec(context, builder, sig.args[0], args[0], off, CHUNK)
+            w1 = _load_vec(context, builder, sig.args[0], args[0], builder.add(off, ir.Constant(args[1].type, CHUNK)),
+                           CHUNK)
+            return builder.call(perm, [w0, idx, w1])
+
+        # The kernels are symmetric: tap n-1-m at u weighs what tap m weighs at 1 - u, i.e. at -x.  So
+        # with P_m(x) = E(x^2) + x O(x^2), tap m gets E + x O and tap n-1-m gets E - x O.
+        products = []
+        for m in range(n // 2):
+            c = coeffs[m]
+            even = horner(c[0::2])
+            odd = builder.fmul(x, horner(c[1::2]))
+            products.append(builder.fmul(tap(m), builder.fadd(even, odd)))
+            products.append(builder.fmul(tap(n - 1 - m), builder.fsub(even, odd)))
+        ptr = builder.gep(barr, [ir.Constant(i64, 5 * CHUNK)])
+        builder.store(_tree_sum(builder, products), builder.bitcast(ptr, vt.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return types.none(amp, wstart, buf, kbase, code), codegen
+
+
+@intrinsic
+def _nearest_chunk_perm(typingctx, amp, wstart, buf, kbase, eps):
+    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+
+    Lane l takes sample ``k_l`` or ``k_l + 1`` (``u_l >= 0.5``): element ``k_l - kbase`` of the windows
+    ``amp[wstart:wstart + 32]`` and ``amp[wstart + 1:wstart + 33]`` (``wstart`` = ``kbase`` in the trace).
+    Returns 1, writing nothing, when a valid lane has ``|u - 0.5| < eps`` (the caller settles
+    those in float64); else writes the 16 values to ``buf[80:96]`` and returns 0.
+    """
+    if not (_is_f32_array(amp) and _is_f32_array(buf)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        f32 = ir.FloatType()
+        i32 = ir.IntType(32)
+        i64 = ir.IntType(64)
+        vt = ir.VectorType(f32, CHUNK)
+        it = ir.VectorType(i32, CHUNK)
+        barr = context.make_array(sig.args[2])(context, builder, args[2]).data
+
+        def row(r):
+            ptr = builder.gep(barr, [ir.Constant(i64, r * CHUNK)])
+            return builder.load(builder.bitcast(ptr, vt.as_pointer()), align=4)
+
+        u = row(2)
+        valid = builder.fcmp_ordered(">", row(4), ir.Constant(vt, [0.5] * CHUNK))
+        fabs = _vec_intrinsic(builder, "llvm.fabs", CHUNK, 1)
+        tie = builder.fcmp_ordered("<", builder.call(fabs, [builder.fsub(u, ir.Constant(vt, [0.5] * CHUNK))]),
+                                   _splat(builder, args[4], CHUNK))
+        ties = builder.bitcast(builder.and_(tie, valid), ir.IntType(16))
+        result = cgutils.alloca_once_value(builder, ir.Constant(i64, 1))
+        with builder.if_then(builder.icmp_unsigned("==", ties, ir.Constant(ir.IntType(16), 0))):
+            kb = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
+            idx = builder.sub(builder.fptosi(row(0), it), _splat(builder, kb, CHUNK))
+            perm = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
+                                                  "llvm.x86.avx512.vpermi2var.ps.512")
+            vals = []
+            for m in range(2):
+                off = builder.add(args[1], ir.Constant(args[1].type, m))
+                w0 = _load_vec(context, builder, sig.args[0], args[0], off, CHUNK)
+                w1 = _load_vec(context, builder, sig.args[0], args[0],
+                               builder.add(off, ir.Constant(args[1].type, CHUNK)), CHUNK)
+                vals.append(builder.call(perm, [w0, idx, w1]))
+            up = builder.fcmp_ordered(">=", u, ir.Constant(vt, [0.5] * CHUNK))
+            ptr = builder.gep(barr, [ir.Constant(i64, 5 * CHUNK)])
+            builder.store(builder.select(up, vals[1], vals[0]), builder.bitcast(ptr, vt.as_pointer()), align=4)
+            builder.store(ir.Constant(i64, 0), result)
+        return builder.load(result)
+
+    return types.int64(amp, wstart, buf, kbase, types.float32), codegen
+
+
+@intrinsic
+def _accumulate(typingctx, acc, cnt, off, buf):
+    """acc[off:off+16] += buf[80:96] * buf[48:64]; cnt[off:off+16] += buf[64:80] (explicit vectors)."""
+    if not (_is_f32_array(acc) and _is_f32_array(cnt) and _is_f32_array(buf)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vt = ir.VectorType(ir.FloatType(), CHUNK)
+
+        def ptr(k, offset):
+            data = context.make_array(sig.args[k])(context, builder, args[k]).data
+            return builder.bitcast(builder.gep(data, [offset]), vt.as_pointer())
+
+        i64 = ir.IntType(64)
+        s = builder.load(ptr(3, ir.Constant(i64, 5 * CHUNK)), align=4)
+        w = builder.load(ptr(3, ir.Constant(i64, 3 * CHUNK)), align=4)
+        ok = builder.load(ptr(3, ir.Constant(i64, 4 * CHUNK)), align=4)
+        pa = ptr(0, args[2])
+        fma = _vec_intrinsic(builder, "llvm.fma", CHUNK, 3)
+        builder.store(builder.call(fma, [s, w, builder.load(pa, align=4)]), pa, align=4)
+        pc = ptr(1, args[2])
+        builder.store(builder.fadd(builder.load(pc, align=4), ok), pc, align=4)
+        return context.get_dummy_value()
+
+    return types.none(acc, cnt, off, buf), codegen
+
+
+# --------------------------------------------------------------------------- the kernel factory
+
+_KERNELS: dict = {}
+
+
+def _make_kernel(mode: int, n_taps: int, pcode: int):
+    """Compile-time specialized kernel: ``mode`` (table, nearest, hat), ``n_taps`` and, for table methods,
+    the polynomial code ``pcode`` are closure constants."""
+    MODE = mode
+    PCODE = pcode
+    PH1 = (len(_POLY[pcode]) // 2 - 1) if pcode >= 0 else 0  # first polynomial tap sits at k - PH1
+    NT = n_taps
+    HALF = n_taps // 2
+    HM1 = HALF - 1  # tap 0 sits at floor(f) - HM1
+
+    @njit(parallel=True, **_JIT)
+    def kernel(amp, width, table, pad, mx, my, sx, sy, rx, ry, blocks, bbox,
+               px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
+               t_lo, inv_dt, f_off, t_hi, use_window, steps, aa_q, inv_cap, use_perm,
+               sx64, sy64, rx64, ry64, px64, py64, twt64, vrms64, t_first64, dt64,
+               acc, cnt, acc_row):
+        n_pillars = px.shape[0]
+        n_times = acc_row - CHUNK
+        n_groups = (n_pillars + PILLAR_GROUP - 1) // PILLAR_GROUP
+        n_blocks = blocks.shape[0] - 1
+        n_q = start_tab.shape[1]
+        n_samples = width - 2 * pad - 1
+        f_min = np.float32(pad - 1)
+        f_max = np.float32(n_samples + pad)
+        t_min = max(t_lo, np.float32(0.0))
+        zero = np.float32(0.0)
+        one = np.float32(1.0)
+        half = np.float32(0.5)
+        tie_eps = np.float32(max(NEAREST_TIE_EPS, NEAREST_TIE_REL * f_max))
+        fsteps = np.float32(steps)
+        row = np.uint64(2 * NT)
+        use_r1 = wpow >= 1
+        use_r2 = wpow >= 2
+        for b in range(n_blocks):
+            tb0 = blocks[b]
+            tb1 = blocks[b + 1]
+            for g in prange(n_groups):
+                # one buffer, rows of CHUNK: 0 first tap, 1 table row / 1 / L, 2 u / row fraction,
+                # 3 weight, 4 valid, 5 tap sum
+                buf = np.zeros(6 * CHUNK, np.float32)
+                p_begin = g * PILLAR_GROUP
+                p_end = min(p_begin + PILLAR_GROUP, n_pillars)
+                for p in range(p_begin, p_end):
+                    x0 = px[p]
+                    y0 = py[p]
+                    amax = a_max[p]
+                    ddx = max(bbox[b, 0] - x0, x0 - bbox[b, 1], zero)
+                    ddy = max(bbox[b, 2] - y0, y0 - bbox[b, 3], zero)
+                    if ddx * ddx + ddy * ddy > amax * amax:
+                        continue
+                    pu = np.uint64(p)
+                    for tr in range(tb0, tb1):
+                        mdx = mx[tr] - x0
+                        mdy = my[tr] - y0
+                        dist = math.sqrt(mdx * mdx + mdy * mdy)
+                        if dist > amax:
+                            continue
+                        sdx = sx[tr] - x0
+                        sdy = sy[tr] - y0
+                        rdx = rx[tr] - x0
+                        rdy = ry[tr] - y0
+                        ds2 = sdx * sdx + sdy * sdy
+                        dr2 = rdx * rdx + rdy * rdy
+                        if use_window:
+                            q0 = min(np.int64(dist * inv_step), n_q - 1)
+                            dm = half * (math.sqrt(ds2) + math.sqrt(dr2))
+                            q1 = min(np.int64(dm * inv_step), n_q - 1)
+                            i0 = start_tab[p, q0]
+                            i1 = end_tab[p, q1]
+                            q2 = np.int64(dist * inv_step) + 1
+                            i_taper_end = taper_tab[p, q2] if q2 < n_q else n_times
+                        else:
+                            i0 = 0
+                            i1 = n_times
+                            i_taper_end = n_times
+                        if i1 <= i0:
+                            continue
+                        trow = np.uint64(SLACK) + np.uint64(tr) * np.uint64(width)
+                        n_chunks = (i1 - i0 + CHUNK - 1) // CHUNK
+                        for c in range(n_chunks):
+                            icu = np.uint64(i0 + c * CHUNK)
+                            # phase 1: traveltimes, positions, weights, validity (16 lanes, SIMD)
+                            if i0 + c * CHUNK < i_taper_end:
+                                for l in range(np.uint64(CHUNK)):
+                                    i = icu + l
+                                    hh = h2[pu, i]
+                                    ss = s2[pu, i]
+                                    t_s = math.sqrt(hh + ds2 * ss)
+                                    t_r = math.sqrt(hh + dr2 * ss)
+                                    t = t_s + t_r
+                                    f = min(max(t * inv_dt - f_off, f_min), f_max)
+                                    fk = np.float32(np.int32(f))
+                                    u = f - fk
+                                    x = min(max(dist * tq[pu, i] - taper_c, zero), one)
+                                    r = one / t
+                                    wt = wc[pu, i] * _taper_poly(x)
+                                    wt = wt * (r if use_r1 else one)
+                                    wt = wt * (r if use_r2 else one)
+                                    ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
+                                    buf[l] = fk
+                                    buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
+                                    buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
+                                    if MODE == _MODE_TABLE:
+                                        buf[np.uint64(CHUNK) + l] = one
+                                        buf[np.uint64(2 * CHUNK) + l] = u
+                                    elif MODE == _MODE_NEAREST:
+                                        buf[np.uint64(CHUNK) + l] = one
+                                        buf[np.uint64(2 * CHUNK) + l] = u
+                                    else:
+                                        # |d t / d midpoint| = |(S-P)/(v^2 t_s) + (R-P)/(v^2 t_r)|
+                                        #                    = |(S-P) t_r + (R-P) t_s| / (v^2 t_s t_r),
+                                        # so 1/L = v^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|: one
+                                        # reciprocal square root, no division; clipped to [1/cap, 1].
+                                        gx = sdx * t_r + rdx * t_s
+                                        gy = sdy * t_r + rdy * t_s
+                                        g2 = max(gx * gx + gy * gy, np.float32(1e-30))
+                                        il = (one / math.sqrt(g2)) * (t_s * t_r) * aa_q[pu, i]
+                                        il = min(max(il, inv_cap), one)
+                                        buf[np.uint64(CHUNK) + l] = il
+                                        buf[np.uint64(2 * CHUNK) + l] = u
+                                        buf[np.uint64(3 * CHUNK) + l] = wt * il if ok else zero
+                            else:  # past i_taper_end: taper 1, aperture passed (the same loop without them)
+                                for l in range(np.uint64(CHUNK)):
+                                    i = icu + l
+                                    hh = h2[pu, i]
+                                    ss = s2[pu, i]
+                                    t_s = math.sqrt(hh + ds2 * ss)
+                                    t_r = math.sqrt(hh + dr2 * ss)
+                                    t = t_s + t_r
+                                    f = min(max(t * inv_dt - f_off, f_min), f_max)
+                                    fk = np.float32(np.int32(f))
+                                    u = f - fk
+                                    r = one / t
+                                    wt = wc[pu, i]
+                                    wt = wt * (r if use_r1 else one)
+                                    wt = wt * (r if use_r2 else one)
+                                    ok = (t > t_min) & (t < t_hi)
+                                    buf[l] = fk
+                                    buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
+                                    buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
+                                    if MODE == _MODE_TABLE:
+                                        buf[np.uint64(CHUNK) + l] = one
+                                        buf[np.uint64(2 * CHUNK) + l] = u
+                                    elif MODE == _MODE_NEAREST:
+                                        buf[np.uint64(CHUNK) + l] = one
+                                        buf[np.uint64(2 * CHUNK) + l] = u
+                                    else:
+                                        # |d t / d midpoint| = |(S-P)/(v^2 t_s) + (R-P)/(v^2 t_r)|
+                                        #                    = |(S-P) t_r + (R-P) t_s| / (v^2 t_s t_r),
+                                        # so 1/L = v^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|: one
+                                        # reciprocal square root, no division; clipped to [1/cap, 1].
+                                        gx = sdx * t_r + rdx * t_s
+                                        gy = sdy * t_r + rdy * t_s
+                                        g2 = max(gx * gx + gy * gy, np.float32(1e-30))
+                                        il = (one / math.sqrt(g2)) * (t_s * t_r) * aa_q[pu, i]
+                                        il = min(max(il, inv_cap), one)
+                                        buf[np.uint64(CHUNK) + l] = il
+                                        buf[np.uint64(2 * CHUNK) + l] = u
+                                        buf[np.uint64(3 * CHUNK) + l] = wt * il if ok else zero
+                            # phase 2: one contribution at a time, SIMD over the taps
+                            if MODE == _MODE_TABLE:
+                                info_t = _chunk_info(buf) if use_perm else np.int64(-2)
+                                if info_t == -1:
+                                    continue  # no valid lane in this chunk
+                                if info_t >= 0:
+                                    kbt = (info_t >> 6) - PERM_MARGIN
+                                    _poly_chunk_perm(amp, trow + np.uint64(kbt - PH1), buf, kbt, PCODE)
+                                else:
+                                    for la in range(CHUNK):
+                                        sta = trow + np.uint64(np.int64(buf[la]) - HM1)
+                                        pos = buf[2 * CHUNK + la] * fsteps
+                                        ja = np.int64(pos)
+                                        buf[5 * CHUNK + la] = _dot_table(amp, sta, table, np.uint64(ja) * row,
+                                                                         pos - np.float32(ja), NT)
+                            elif MODE == _MODE_NEAREST:
+                                info_n = _chunk_info(buf) if use_perm else np.int64(-2)
+                                if info_n == -1:
+                                    continue  # no valid lane in this chunk
+                                if info_n >= 0:
+                                    kbn = (info_n >> 6) - PERM_MARGIN
+                                    if _nearest_chunk_perm(amp, trow + np.uint64(kbn), buf, kbn, tie_eps) == 0:
+                                        _accumulate(acc, cnt, pu * np.uint64(acc_row) + icu, buf)
+                                        continue
+                                for ln in range(CHUNK):
+                                    un = buf[2 * CHUNK + ln]
+                                    stn = np.int64(buf[ln])
+                                    up = un >= half
+                                    if abs(un - half) < tie_eps and buf[4 * CHUNK + ln] > zero:
+                                        up = _nearest_up64(sx64[tr], sy64[tr], rx64[tr], ry64[tr], px64[p], py64[p],
+                                                           twt64[i0 + c * CHUNK + ln],
+                                                           vrms64[p, i0 + c * CHUNK + ln], t_first64, dt64)
+                                    buf[5 * CHUNK + ln] = amp[trow + np.uint64(stn + (1 if up else 0))]
+                            else:
+                                info = _chunk_info(buf) if use_perm else np.int64(-2)
+                                if info == -1:
+                                    continue  # no valid lane in this chunk
+                                done = False
+                                if info >= 0:
+                                    kbase = (info >> 6) - PERM_MARGIN
+                                    ntap = info & 63
+                                    if ntap == 4:
+                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 1), buf, kbase, 4)
+                                        done = True
+                                    elif NT >= 8 and ntap == 6:
+                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 2), buf, kbase, 6)
+                                        done = True
+                                    elif NT >= 8 and ntap == 8:
+                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 3), buf, kbase, 8)
+                                        done = True
+                                    elif NT >= 16 and ntap == 16:
+                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 7), buf, kbase, 16)
+                                        done = True
+                                    elif NT >= 32 and ntap == 32:
+                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 15), buf, kbase, 32)
+                                        done = True
+                                if not done:
+                                    for lh in range(CHUNK):
+                                        sth = trow + np.uint64(np.int64(buf[lh]) - HM1)
+                                        buf[5 * CHUNK + lh] = _dot_hat(amp, sth, buf[2 * CHUNK + lh],
+                                                                       buf[CHUNK + lh], NT)
+                            # phase 3: accumulate (SIMD)
+                            _accumulate(acc, cnt, pu * np.uint64(acc_row) + icu, buf)
+
+    return kernel
+
+
+@njit(**_JIT)
+def _nearest_up64(sx, sy, rx, ry, px, py, t0, vrms, t_first, dt):
+    """Whether nearest interpolation takes the later sample, in float64 exactly as the reference computes it."""
+    sdx = sx - px
+    sdy = sy - py
+    rdx = rx - px
+    rdy = ry - py
+    tau2 = (t0 / 2.0) * (t0 / 2.0)
+    v2 = vrms * vrms
+    t = math.sqrt(tau2 + (sdx * sdx + sdy * sdy) / v2) + math.sqrt(tau2 + (rdx * rdx + rdy * rdy) / v2)
+    f = (t - t_first) / dt + REF_PAD
+    u = f - math.floor(f)
+    return u >= 0.5
+
+
+def _kernel(mode: int, n_taps: int, pcode: int = -1):
+    key = (mode, n_taps, pcode)
+    if key not in _KERNELS:
+        _KERNELS[key] = _make_kernel(mode, n_taps, pcode)
+    return _KERNELS[key]
+
+
+def _table(method: str) -> np.ndarray:
+    """Tap-weight table of ``method`` in this path's layout: row j = (w(u_j), w(u_{j+1}) - w(u_j)), float32."""
+    n = _TABLE_TAPS[method]
+    u = np.linspace(0.0, 1.0, TABLE_STEPS + 1)
+    u[-1] = 1.0 - 1e-12
+    w = tap_weights_fast(method, u).T  # (steps + 1, taps of the method)
+    full = np.zeros((TABLE_STEPS + 1, n))
+    shift = n // 2 - TAPS[method] // 2  # lanczos3: 6 taps centred in 8
+    full[:, shift:shift + w.shape[1]] = w
+    out = np.zeros((TABLE_STEPS + 1, 2 * n), np.float32)
+    out[:, :n] = full
+    out[:-1, n:] = np.diff(full, axis=0)
+    return out
+
+
+def _triangle_taps(cap: float) -> int:
+    need = 2 * max(int(math.ceil(cap)), 1)
+    for n in (8, 16, 32):
+        if need <= n:
+            return n
+    raise ValueError(f"numba kernel: antialias_max_half_length {cap} exceeds {MAX_TRIANGLE_CAP}")
+
+
+def handles(params: KernelParams, pillars: PillarSet | None = None) -> bool:
+    """Whether this path computes the migration: multi-tap reads or triangle AA, no other extended option."""
+    used = params.extended_features(pillars)
+    if not used:
+        return False  # plain linear: the linear fast path
+    for u in used:
+        if not (u.startswith("interpolation=") or u == "antialias=triangle"):
+            return False
+    if params.interpolation not in TAPS:
+        return False
+    if params.antialias == "triangle" and not (params.antialias_max_half_length <= MAX_TRIANGLE_CAP):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- driver
+
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+    """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
+
+    For the options :func:`handles` accepts.  ``image`` and ``fold`` are
+    (n_pillars, n_times) arrays of float32 or float64; the kernel accumulates in float32.
+    """
+    if params.interpolation not in TAPS:
+        raise ValueError(f"numba kernel: unknown interpolation {params.interpolation!r}; valid: {', '.join(TAPS)}")
+    if params.antialias not in ("none", "triangle"):
+        raise ValueError(f"numba kernel: unknown antialias {params.antialias!r}; valid: none, triangle")
+    if params.fast_sqrt:
+        raise ValueError("numba kernel: optimization.fast_sqrt is offered only with linear interpolation and no "
+                         f"anti-aliasing (here: {', '.join(params.extended_features(pillars)) or 'linear'}); "
+                         "set fast_sqrt: false")
+    triangle = params.antialias == "triangle"
+    if triangle:
+        mode, n_taps = _MODE_HAT, _triangle_taps(float(params.antialias_max_half_length))
+    elif params.interpolation == "nearest":
+        mode, n_taps = _MODE_NEAREST, 2
+    elif params.interpolation == "linear":
+        raise ValueError("numba_taps: linear interpolation without anti-aliasing belongs to the linear fast path "
+                         "(pstm.kernels.numba_cpu)")
+    else:
+        mode, n_taps = _MODE_TABLE, _TABLE_TAPS[params.interpolation]
+    if traces.n_traces == 0 or pillars.n_pillars == 0 or pillars.n_times == 0:
+        return 0
+    if params.threads:
+        numba.set_num_threads(min(int(params.threads), numba.config.NUMBA_NUM_THREADS))
+    n_times = pillars.n_times
+    twt = np.asarray(pillars.twt_s, np.float64)
+    vrms = np.asarray(pillars.vrms, np.float64)
+    aperture = aperture_radius(vrms, twt, params)
+    cummax = np.maximum.accumulate(aperture, axis=1)
+    a_max = cummax[:, -1]
+
+    # Local frame centred on the tile, and the aperture prefilter.
+    px64 = np.asarray(pillars.x, np.float64)
+    py64 = np.asarray(pillars.y, np.float64)
+    xc = 0.5 * (px64.min() + px64.max())
+    yc = 0.5 * (py64.min() + py64.max())
+    mx64 = traces.midpoint_x - xc
+    my64 = traces.midpoint_y - yc
+    half_x = 0.5 * (px64.max() - px64.min())
+    half_y = 0.5 * (py64.max() - py64.min())
+    gap_x = np.maximum(np.abs(mx64) - half_x, 0.0)
+    gap_y = np.maximum(np.abs(my64) - half_y, 0.0)
+    keep = np.flatnonzero(gap_x**2 + gap_y**2 <= (float(a_max.max()) + 1e-3) ** 2)
+    if keep.size == 0:
+        return 0
+    if params.trace_sort and keep.size > 1:
+        keep = keep[_morton_order(mx64[keep], my64[keep])]
+    n_sel = keep.size
+    block = int(params.cache_block_traces) if params.cache_block_traces and params.cache_block_traces > 0 else n_sel
+    blocks = np.unique(np.minimum(np.arange(0, n_sel + block, block, dtype=np.int64), n_sel))
+
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    f64 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
+    mx = f32(mx64[keep])
+    my = f32(my64[keep])
+    sx = f32(traces.source_x[keep] - xc)
+    sy = f32(traces.source_y[keep] - yc)
+    rx = f32(traces.receiver_x[keep] - xc)
+    ry = f32(traces.receiver_y[keep] - yc)
+    bbox = np.empty((blocks.size - 1, 4), np.float32)
+    for b in range(blocks.size - 1):
+        s = slice(blocks[b], blocks[b + 1])
+        bbox[b] = (mx[s].min(), mx[s].max(), my[s].min(), my[s].max())
+
+    # Zero-padded traces: pad >= half the taps on both sides, one extra zero at the end.
+    pad = max(n_taps // 2, 2)
+    amplitudes = np.ascontiguousarray(traces.amplitudes, np.float32)
+    width = traces.n_samples + 2 * pad + 1
+    # slack before the first and after the last trace: the 32-sample windows of the register-permute
+    # reads may start before a trace's row or end after it (the values read there get weight 0)
+    flat = np.zeros(SLACK + n_sel * width + SLACK, np.float32)
+    amp = flat[SLACK: SLACK + n_sel * width].reshape(n_sel, width)
+    _pad_rows(amplitudes, keep.astype(np.int64), pad, amp)
+
+    if mode == _MODE_TABLE:
+        table = _table(params.interpolation)
+    else:
+        table = np.zeros((2, 2 * n_taps), np.float32)
+
+    t_lo, t_hi = padded_trace_limits(traces)
+    h2 = (twt / 2.0) ** 2 * np.ones_like(vrms)
+    s2 = 1.0 / vrms**2
+    step = TABLE_STEP_M
+    d_top = float(a_max.max()) + float(np.max(np.hypot(traces.source_x - traces.receiver_x,
+                                                        traces.source_y - traces.receiver_y))) * 0.5 + step
+    n_q = int(math.ceil(d_top / step)) + 2
+    start_tab = np.empty((pillars.n_pillars, n_q), np.int64)
+    end_tab = np.empty((pillars.n_pillars, n_q), np.int64)
+    inner = (1.0 - max(params.taper_fraction, 0.0)) * aperture
+    inner_sufmin = np.minimum.accumulate(inner[:, ::-1], axis=1)[:, ::-1]
+    taper_tab = np.empty((pillars.n_pillars, n_q), np.int64)
+    _window_tables(h2, s2, cummax, np.ascontiguousarray(inner_sufmin), float(t_hi), step, start_tab, end_tab,
+                   taper_tab)
+
+    tf = params.taper_fraction
+    if tf > 0:
+        taper_q = 1.0 / (tf * aperture)
+        taper_c = np.float32((1.0 - tf) / tf)
+    else:
+        taper_q = np.zeros_like(aperture)
+        taper_c = np.float32(0.0)
+    wcoef = np.ones_like(vrms)
+    power = 0
+    if params.spreading:
+        wcoef = wcoef / vrms
+        power += 1
+    if params.obliquity:
+        wcoef = wcoef * twt
+        power += 1
+    # triangle: 1/L = aa_q * t_s t_r / |(S-P) t_r + (R-P) t_s| with aa_q = vrms^2 dt / spacing (inf: L = 1)
+    if mode == _MODE_HAT:
+        spacing = float(params.antialias_trace_spacing_m)
+        with np.errstate(divide="ignore"):
+            q = vrms**2 * traces.dt_s / spacing if spacing > 0 else np.full_like(vrms, np.inf)
+        aa_q = _padded(np.minimum(q, 1e30), 1.0)
+    else:
+        aa_q = np.ones((1, 1), np.float32)
+    h2_pad = _padded(h2, float(t_hi) ** 2)
+    s2_pad = _padded(s2, 0.0)
+    acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
+    cnt = np.zeros_like(acc)
+    f_off = traces.t_first_s / traces.dt_s - pad
+    kernel = _kernel(mode, n_taps, POLY_CODES.get(params.interpolation, -1) if mode == _MODE_TABLE else -1)
+    kernel(
+        flat, width, table.ravel(), pad, mx, my, sx, sy, rx, ry, blocks, bbox,
+        f32(px64 - xc), f32(py64 - yc), f32(a_max), h2_pad, s2_pad, _padded(aperture, -1.0),
+        _padded(taper_q, 0.0), taper_c, _padded(wcoef, 0.0), power, start_tab, end_tab, taper_tab, np.float32(1.0 / step),
+        np.float32(t_lo), np.float32(1.0 / traces.dt_s), np.float32(f_off), np.float32(t_hi),
+        bool(params.sample_window), TABLE_STEPS,
+        aa_q, np.float32(1.0 / max(float(params.antialias_max_half_length), 1.0)),
+        bool(USE_PERMUTE),
+        f64(traces.source_x[keep]), f64(traces.source_y[keep]), f64(traces.receiver_x[keep]),
+        f64(traces.receiver_y[keep]), px64, py64, _padded(twt[None, :], 0.0, np.float64)[0],
+        f64(vrms), float(traces.t_first_s), float(traces.dt_s),
+        acc.reshape(-1), cnt.reshape(-1), acc.shape[1],
+    )
+    image += acc[:, :n_times]
+    fold += cnt[:, :n_times]
+    return int(cnt[:, :n_times].sum(dtype=np.float64))
