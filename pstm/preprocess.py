@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 #: Exponent p of (i omega)^p for each rho filter.
 RHO_EXPONENT = {"none": 0.0, "half_derivative": 0.5, "derivative": 1.0}
@@ -38,6 +39,7 @@ def rho_filter(amplitudes: np.ndarray, kind: str) -> np.ndarray:
     ns = amplitudes.shape[1]
     nfft = 1 << int(np.ceil(np.log2(2 * ns)))
     omega = 2.0 * np.pi * np.fft.rfftfreq(nfft)
-    response = (1j * omega) ** p
-    spectrum = np.fft.rfft(np.asarray(amplitudes, dtype=np.float64), n=nfft, axis=1)
-    return np.fft.irfft(spectrum * response[None, :], n=nfft, axis=1)[:, :ns].astype(np.float32)
+    response = ((1j * omega) ** p).astype(np.complex64)
+    spectrum = scipy.fft.rfft(np.asarray(amplitudes, dtype=np.float32), n=nfft, axis=1, workers=-1)
+    spectrum *= response[None, :]
+    return scipy.fft.irfft(spectrum, n=nfft, axis=1, workers=-1)[:, :ns].astype(np.float32, copy=False)

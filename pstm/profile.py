@@ -141,23 +141,24 @@ def measure_tile(traces, pillars, params, n_pillars: int = 64, repeats: int = 3)
 
     base = dataclasses.replace(params, interpolation="linear", antialias="none")
     pil = subset(n_pillars)
-    comp = measure_components(traces, pil, base, repeats)
+    comp = measure_components(traces, subset(min(16, n_pillars)), base, 1)  # the ablation loop is slower
     total = sum(comp["seconds"].values()) or 1.0
     components = {c: {"seconds": comp["seconds"][c], "share": comp["seconds"][c] / total} for c in COMPONENTS}
 
     interpolations = {}
-    small = subset(max(4, n_pillars // 4))
+    small = subset(4)
     for method in TAPS:
-        interpolations[method] = run("numba", dataclasses.replace(base, interpolation=method), small, 1)
+        interpolations[method] = run("numba", dataclasses.replace(base, interpolation=method), pil, repeats)
     triangle = dataclasses.replace(base, antialias="triangle")
-    interpolations["triangle (anti-aliasing)"] = run("numba", triangle, small, 1)
+    interpolations["triangle (anti-aliasing)"] = run("numba", triangle, pil, repeats)
     lin = interpolations["linear"]["contributions_per_second"] or 1.0
     for entry in interpolations.values():
         entry["cost_vs_linear"] = lin / entry["contributions_per_second"] if entry["contributions_per_second"] else None
 
     kernels = {}
     for name in available_kernels():
-        pil_k = subset(2) if name == "reference" else pil
+        # the slow ones (numpy, MLX on a CPU) on fewer pillars: throughput is per contribution
+        pil_k = subset(1) if name == "reference" else small if name in ("mlx", "hybrid") else pil
         try:
             kernels[name] = run(name, base, pil_k, 1 if name == "reference" else repeats)
         except (KernelUnavailable, ValueError) as exc:
