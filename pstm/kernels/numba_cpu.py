@@ -42,6 +42,7 @@ fixed order whatever the thread count; no atomics, no cross-thread reductions.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -338,26 +339,63 @@ def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
-def _padded(a: np.ndarray, fill: float) -> np.ndarray:
-    """(n_pillars, n_times) -> float32 (n_pillars, n_times + CHUNK), the tail filled with ``fill``."""
-    out = np.full((a.shape[0], a.shape[1] + CHUNK), fill, np.float32)
+def _padded(a: np.ndarray, fill: float, dtype=np.float32) -> np.ndarray:
+    """(n_pillars, n_times) -> (n_pillars, n_times + CHUNK) of ``dtype``, the tail filled with ``fill``."""
+    out = np.full((a.shape[0], a.shape[1] + CHUNK), fill, dtype)
     out[:, : a.shape[1]] = a
     return out
 
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
-    """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
+@dataclass
+class TilePrep:
+    """What both float32 fast paths (this module and :mod:`pstm.kernels.numba_taps`) derive per call.
 
-    ``image`` and ``fold`` are (n_pillars, n_times) arrays of float32 or float64;
-    the kernel accumulates in float32.
+    Traces are in a local frame centred on the pillars (``xc``, ``yc``), reduced to those within the
+    largest aperture of the tile (``keep``, Morton-sorted with ``trace_sort``), cut into cache blocks
+    (``blocks``, with their midpoint bounding boxes ``bbox``); per pillar: aperture, window tables on
+    a distance grid, taper and weight coefficients, padded past ``n_times`` so padding lanes never
+    contribute (aperture -1, weight 0, times past the trace).
     """
-    if params.interpolation != "linear":
-        raise ValueError(f"numba kernel: interpolation {params.interpolation!r} is not implemented")
+
+    keep: np.ndarray
+    blocks: np.ndarray
+    bbox: np.ndarray
+    mx: np.ndarray
+    my: np.ndarray
+    sx: np.ndarray
+    sy: np.ndarray
+    rx: np.ndarray
+    ry: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
+    a_max: np.ndarray
+    vrms: np.ndarray
+    h2_pad: np.ndarray
+    s2_pad: np.ndarray
+    aperture_pad: np.ndarray
+    taper_q_pad: np.ndarray
+    taper_c: np.float32
+    wcoef_pad: np.ndarray
+    power: int
+    start_tab: np.ndarray
+    end_tab: np.ndarray
+    taper_tab: np.ndarray
+    step: float
+    t_lo: float
+    t_hi: float
+
+    def geometry_args(self) -> tuple:
+        """The arguments every fast kernel takes first after its trace samples, in order."""
+        return (self.mx, self.my, self.sx, self.sy, self.rx, self.ry, self.blocks, self.bbox, self.px, self.py,
+                self.a_max, self.h2_pad, self.s2_pad, self.aperture_pad, self.taper_q_pad, self.taper_c)
+
+
+def prepare_tile(traces: TraceGather, pillars: PillarSet, params: KernelParams, table_dtype=np.int32):
+    """Per-call preparation shared by the float32 fast paths; None when nothing can contribute."""
     if traces.n_traces == 0 or pillars.n_pillars == 0 or pillars.n_times == 0:
-        return 0
+        return None
     if params.threads:
         numba.set_num_threads(min(int(params.threads), numba.config.NUMBA_NUM_THREADS))
-    n_times = pillars.n_times
     twt = np.asarray(pillars.twt_s, np.float64)
     vrms = np.asarray(pillars.vrms, np.float64)
     aperture = aperture_radius(vrms, twt, params)
@@ -377,30 +415,20 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     gap_y = np.maximum(np.abs(my64) - half_y, 0.0)
     keep = np.flatnonzero(gap_x**2 + gap_y**2 <= (float(a_max.max()) + 1e-3) ** 2)
     if keep.size == 0:
-        return 0
+        return None
     if params.trace_sort and keep.size > 1:
         keep = keep[_morton_order(mx64[keep], my64[keep])]
     n_sel = keep.size
     block = int(params.cache_block_traces) if params.cache_block_traces and params.cache_block_traces > 0 else n_sel
-    blocks = np.arange(0, n_sel + block, block, dtype=np.int64)
-    blocks[-1] = min(blocks[-1], n_sel)
-    blocks = np.unique(np.minimum(blocks, n_sel))
+    blocks = np.unique(np.minimum(np.arange(0, n_sel + block, block, dtype=np.int64), n_sel))
 
     f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
     mx = f32(mx64[keep])
     my = f32(my64[keep])
-    sx = f32(traces.source_x[keep] - xc)
-    sy = f32(traces.source_y[keep] - yc)
-    rx = f32(traces.receiver_x[keep] - xc)
-    ry = f32(traces.receiver_y[keep] - yc)
     bbox = np.empty((blocks.size - 1, 4), np.float32)
     for b in range(blocks.size - 1):
         s = slice(blocks[b], blocks[b + 1])
         bbox[b] = (mx[s].min(), mx[s].max(), my[s].min(), my[s].max())
-
-    amplitudes = np.ascontiguousarray(traces.amplitudes, np.float32)
-    pairs64 = np.empty((n_sel, traces.n_samples + 2), np.uint64)
-    _build_pairs(amplitudes, keep.astype(np.int64), pairs64.view(np.float32))
 
     t_lo, t_hi = padded_trace_limits(traces)
     h2 = (twt / 2.0) ** 2 * np.ones_like(vrms)
@@ -410,9 +438,9 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     d_top = float(a_max.max()) + float(np.max(np.hypot(traces.source_x - traces.receiver_x,
                                                         traces.source_y - traces.receiver_y))) * 0.5 + step
     n_q = int(math.ceil(d_top / step)) + 2
-    start_tab = np.empty((pillars.n_pillars, n_q), np.int32)
-    end_tab = np.empty((pillars.n_pillars, n_q), np.int32)
-    taper_tab = np.empty((pillars.n_pillars, n_q), np.int32)
+    start_tab = np.empty((pillars.n_pillars, n_q), table_dtype)
+    end_tab = np.empty((pillars.n_pillars, n_q), table_dtype)
+    taper_tab = np.empty((pillars.n_pillars, n_q), table_dtype)
     inner = (1.0 - max(params.taper_fraction, 0.0)) * aperture
     inner_sufmin = np.minimum.accumulate(inner[:, ::-1], axis=1)[:, ::-1]
     _window_tables(h2, s2, cummax, np.ascontiguousarray(inner_sufmin), float(t_hi), step, start_tab, end_tab, taper_tab)
@@ -432,20 +460,41 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     if params.obliquity:
         wcoef = wcoef * twt
         power += 1
-    # Padding samples (past n_times) never contribute: aperture -1, weight 0, times past the trace.
-    h2_pad = _padded(h2, float(t_hi) ** 2)
-    s2_pad = _padded(s2, 0.0)
+    return TilePrep(
+        keep=keep, blocks=blocks, bbox=bbox, mx=mx, my=my,
+        sx=f32(traces.source_x[keep] - xc), sy=f32(traces.source_y[keep] - yc),
+        rx=f32(traces.receiver_x[keep] - xc), ry=f32(traces.receiver_y[keep] - yc),
+        px=f32(px64 - xc), py=f32(py64 - yc), a_max=f32(a_max), vrms=vrms,
+        h2_pad=_padded(h2, float(t_hi) ** 2), s2_pad=_padded(s2, 0.0), aperture_pad=_padded(aperture, -1.0),
+        taper_q_pad=_padded(taper_q, 0.0), taper_c=taper_c, wcoef_pad=_padded(wcoef, 0.0), power=power,
+        start_tab=start_tab, end_tab=end_tab, taper_tab=taper_tab, step=step, t_lo=float(t_lo), t_hi=float(t_hi),
+    )
+
+
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+    """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
+
+    ``image`` and ``fold`` are (n_pillars, n_times) arrays of float32 or float64;
+    the kernel accumulates in float32.
+    """
+    if params.interpolation != "linear":
+        raise ValueError(f"numba kernel: interpolation {params.interpolation!r} is not implemented")
+    prep = prepare_tile(traces, pillars, params, np.int32)
+    if prep is None:
+        return 0
+    n_times = pillars.n_times
+    amplitudes = np.ascontiguousarray(traces.amplitudes, np.float32)
+    pairs64 = np.empty((prep.keep.size, traces.n_samples + 2), np.uint64)
+    _build_pairs(amplitudes, prep.keep.astype(np.int64), pairs64.view(np.float32))
     acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
     cnt = np.zeros_like(acc)
     # A few pillar chunks per thread, handed out dynamically: robust when other processes share the cores.
     n_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), pillars.n_pillars))
     with numba.parallel_chunksize(1):
         _migrate(
-            pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
-            f32(px64 - xc), f32(py64 - yc), f32(a_max), h2_pad, s2_pad, _padded(aperture, -1.0),
-            _padded(taper_q, 0.0), taper_c, _padded(wcoef, 0.0), power, start_tab, end_tab, taper_tab,
-            np.float32(1.0 / step), np.float32(t_lo), np.float32(1.0 / traces.dt_s), np.float32(t_hi),
-            bool(params.sample_window), bool(params.fast_sqrt), n_chunks, acc, cnt,
+            pairs64, *prep.geometry_args(), prep.wcoef_pad, prep.power, prep.start_tab, prep.end_tab,
+            prep.taper_tab, np.float32(1.0 / prep.step), np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s),
+            np.float32(prep.t_hi), bool(params.sample_window), bool(params.fast_sqrt), n_chunks, acc, cnt,
         )
     image += acc[:, :n_times]
     fold += cnt[:, :n_times]

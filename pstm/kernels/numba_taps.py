@@ -78,7 +78,8 @@ from numba import njit, prange
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather
+from pstm.kernels.numba_cpu import _padded, _taper_poly, prepare_tile
 from pstm.kernels.interpolation import PAD as REF_PAD
 from pstm.kernels.interpolation import TAPS, tap_weights_fast
 
@@ -91,8 +92,6 @@ _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 CHUNK = 16
 #: Pillars walked together over each block of traces (one thread's unit of work).
 PILLAR_GROUP = 16
-#: Spacing (m) of the distance grid of the window tables.
-TABLE_STEP_M = 4.0
 #: Rows of the tap-weight tables (minus one); linear interpolation between rows errs below 5e-7.
 TABLE_STEPS = 1024
 #: Nearest interpolation: |u - 0.5| below max(NEAREST_TIE_EPS, NEAREST_TIE_REL * n_samples) is settled in
@@ -110,53 +109,7 @@ _MODE_NEAREST = 1
 _MODE_HAT = 2
 
 
-# --------------------------------------------------------------------------- helpers (copied from the linear path
-# so that this module does not depend on the private functions of numba_cpu, which is tuned separately)
-
-@njit(**_JIT)
-def _taper_poly(x):
-    """0.5 * (1 + cos(pi * x)) for x in [0, 1], error < 1e-7 (odd Taylor series of sin)."""
-    z = np.float32(math.pi) * (x - np.float32(0.5))
-    z2 = z * z
-    s = z * (np.float32(1.0) + z2 * (np.float32(-1.0 / 6.0) + z2 * (np.float32(1.0 / 120.0) + z2 * (
-        np.float32(-1.0 / 5040.0) + z2 * (np.float32(1.0 / 362880.0) + z2 * np.float32(-1.0 / 39916800.0))))))
-    return np.float32(0.5) - np.float32(0.5) * s
-
-
-@njit(parallel=True, **_JIT)
-def _window_tables(h2, s2, cummax, inner_sufmin, t_hi, step, start_tab, end_tab, taper_tab):
-    """Conservative per-pillar window tables on the distance grid d_q = q * step.
-
-    start_tab[p, q]: first sample whose running-maximum aperture reaches d_q.
-    end_tab[p, q]: one past the last sample where ``2 * sqrt(h2 + d_q^2 * s2) < t_hi``; a pair
-    whose mean leg length is >= d_q has DSR time >= that bound (convexity), so it lands past
-    the trace from there on.
-    taper_tab[p, q]: first sample from which the inner (untapered) aperture radius stays >= d_q,
-    so a trace at distance <= d_q has taper 1 and passes the aperture test there.
-    """
-    n_pillars, n_times = cummax.shape
-    n_q = start_tab.shape[1]
-    limit = t_hi * (1.0 + 1e-5)
-    for p in prange(n_pillars):
-        i = 0
-        for q in range(n_q):
-            d = q * step - 1e-3
-            while i < n_times and cummax[p, i] < d:
-                i += 1
-            start_tab[p, q] = i
-        last = n_times - 1
-        for q in range(n_q):
-            d2 = (q * step) ** 2
-            while last >= 0 and 2.0 * math.sqrt(h2[p, last] + d2 * s2[p, last]) >= limit:
-                last -= 1
-            end_tab[p, q] = last + 1
-        i = 0
-        for q in range(n_q):
-            d = q * step + 1e-3
-            while i < n_times and inner_sufmin[p, i] < d:
-                i += 1
-            taper_tab[p, q] = i
-
+# --------------------------------------------------------------------------- helpers
 
 @njit(parallel=True, **_JIT)
 def _pad_rows(amplitudes, index, pad, out):
@@ -171,31 +124,6 @@ def _pad_rows(amplitudes, index, pad, out):
             row[pad + k] = src[k]
         for k in range(pad + n_samples, row.shape[0]):
             row[k] = np.float32(0.0)
-
-
-def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices sorting points along a Morton (Z-order) curve of their bounding box."""
-    def spread(v):
-        v = v.astype(np.uint64)
-        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
-        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
-        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
-        v = (v | (v << np.uint64(1))) & np.uint64(0x55555555)
-        return v
-
-    def quantize(v):
-        lo, hi = float(v.min()), float(v.max())
-        return np.clip((v - lo) / max(hi - lo, 1e-9) * 65535.0, 0, 65535).astype(np.uint64)
-
-    code = spread(quantize(x)) | (spread(quantize(y)) << np.uint64(1))
-    return np.argsort(code, kind="stable")
-
-
-def _padded(a: np.ndarray, fill: float, dtype=np.float32) -> np.ndarray:
-    """(n_pillars, n_times) -> (n_pillars, n_times + CHUNK), the tail filled with ``fill``."""
-    out = np.full((a.shape[0], a.shape[1] + CHUNK), fill, dtype)
-    out[:, : a.shape[1]] = a
-    return out
 
 
 # --------------------------------------------------------------------------- tap dot products (explicit vectors)
@@ -922,49 +850,13 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
                          "(pstm.kernels.numba_cpu)")
     else:
         mode, n_taps = _MODE_TABLE, _TABLE_TAPS[params.interpolation]
-    if traces.n_traces == 0 or pillars.n_pillars == 0 or pillars.n_times == 0:
+    prep = prepare_tile(traces, pillars, params, np.int64)
+    if prep is None:
         return 0
-    if params.threads:
-        numba.set_num_threads(min(int(params.threads), numba.config.NUMBA_NUM_THREADS))
     n_times = pillars.n_times
-    twt = np.asarray(pillars.twt_s, np.float64)
-    vrms = np.asarray(pillars.vrms, np.float64)
-    aperture = aperture_radius(vrms, twt, params)
-    cummax = np.maximum.accumulate(aperture, axis=1)
-    a_max = cummax[:, -1]
-
-    # Local frame centred on the tile, and the aperture prefilter.
-    px64 = np.asarray(pillars.x, np.float64)
-    py64 = np.asarray(pillars.y, np.float64)
-    xc = 0.5 * (px64.min() + px64.max())
-    yc = 0.5 * (py64.min() + py64.max())
-    mx64 = traces.midpoint_x - xc
-    my64 = traces.midpoint_y - yc
-    half_x = 0.5 * (px64.max() - px64.min())
-    half_y = 0.5 * (py64.max() - py64.min())
-    gap_x = np.maximum(np.abs(mx64) - half_x, 0.0)
-    gap_y = np.maximum(np.abs(my64) - half_y, 0.0)
-    keep = np.flatnonzero(gap_x**2 + gap_y**2 <= (float(a_max.max()) + 1e-3) ** 2)
-    if keep.size == 0:
-        return 0
-    if params.trace_sort and keep.size > 1:
-        keep = keep[_morton_order(mx64[keep], my64[keep])]
-    n_sel = keep.size
-    block = int(params.cache_block_traces) if params.cache_block_traces and params.cache_block_traces > 0 else n_sel
-    blocks = np.unique(np.minimum(np.arange(0, n_sel + block, block, dtype=np.int64), n_sel))
-
-    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
-    f64 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
-    mx = f32(mx64[keep])
-    my = f32(my64[keep])
-    sx = f32(traces.source_x[keep] - xc)
-    sy = f32(traces.source_y[keep] - yc)
-    rx = f32(traces.receiver_x[keep] - xc)
-    ry = f32(traces.receiver_y[keep] - yc)
-    bbox = np.empty((blocks.size - 1, 4), np.float32)
-    for b in range(blocks.size - 1):
-        s = slice(blocks[b], blocks[b + 1])
-        bbox[b] = (mx[s].min(), mx[s].max(), my[s].min(), my[s].max())
+    n_sel = prep.keep.size
+    vrms = prep.vrms
+    keep = prep.keep
 
     # Zero-padded traces: pad >= half the taps on both sides, one extra zero at the end.
     pad = max(n_taps // 2, 2)
@@ -981,36 +873,6 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     else:
         table = np.zeros((2, 2 * n_taps), np.float32)
 
-    t_lo, t_hi = padded_trace_limits(traces)
-    h2 = (twt / 2.0) ** 2 * np.ones_like(vrms)
-    s2 = 1.0 / vrms**2
-    step = TABLE_STEP_M
-    d_top = float(a_max.max()) + float(np.max(np.hypot(traces.source_x - traces.receiver_x,
-                                                        traces.source_y - traces.receiver_y))) * 0.5 + step
-    n_q = int(math.ceil(d_top / step)) + 2
-    start_tab = np.empty((pillars.n_pillars, n_q), np.int64)
-    end_tab = np.empty((pillars.n_pillars, n_q), np.int64)
-    inner = (1.0 - max(params.taper_fraction, 0.0)) * aperture
-    inner_sufmin = np.minimum.accumulate(inner[:, ::-1], axis=1)[:, ::-1]
-    taper_tab = np.empty((pillars.n_pillars, n_q), np.int64)
-    _window_tables(h2, s2, cummax, np.ascontiguousarray(inner_sufmin), float(t_hi), step, start_tab, end_tab,
-                   taper_tab)
-
-    tf = params.taper_fraction
-    if tf > 0:
-        taper_q = 1.0 / (tf * aperture)
-        taper_c = np.float32((1.0 - tf) / tf)
-    else:
-        taper_q = np.zeros_like(aperture)
-        taper_c = np.float32(0.0)
-    wcoef = np.ones_like(vrms)
-    power = 0
-    if params.spreading:
-        wcoef = wcoef / vrms
-        power += 1
-    if params.obliquity:
-        wcoef = wcoef * twt
-        power += 1
     # triangle: 1/L = aa_q * t_s t_r / |(S-P) t_r + (R-P) t_s| with aa_q = vrms^2 dt / spacing (inf: L = 1)
     if mode == _MODE_HAT:
         spacing = float(params.antialias_trace_spacing_m)
@@ -1019,17 +881,18 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         aa_q = _padded(np.minimum(q, 1e30), 1.0)
     else:
         aa_q = np.ones((1, 1), np.float32)
-    h2_pad = _padded(h2, float(t_hi) ** 2)
-    s2_pad = _padded(s2, 0.0)
     acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
     cnt = np.zeros_like(acc)
     f_off = traces.t_first_s / traces.dt_s - pad
     kernel = _kernel(mode, n_taps, POLY_CODES.get(params.interpolation, -1) if mode == _MODE_TABLE else -1)
+    f64 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
+    px64 = f64(pillars.x)
+    py64 = f64(pillars.y)
+    twt = f64(pillars.twt_s)
     kernel(
-        flat, width, table.ravel(), pad, mx, my, sx, sy, rx, ry, blocks, bbox,
-        f32(px64 - xc), f32(py64 - yc), f32(a_max), h2_pad, s2_pad, _padded(aperture, -1.0),
-        _padded(taper_q, 0.0), taper_c, _padded(wcoef, 0.0), power, start_tab, end_tab, taper_tab, np.float32(1.0 / step),
-        np.float32(t_lo), np.float32(1.0 / traces.dt_s), np.float32(f_off), np.float32(t_hi),
+        flat, width, table.ravel(), pad, *prep.geometry_args(), prep.wcoef_pad, prep.power, prep.start_tab,
+        prep.end_tab, prep.taper_tab, np.float32(1.0 / prep.step),
+        np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s), np.float32(f_off), np.float32(prep.t_hi),
         bool(params.sample_window), TABLE_STEPS,
         aa_q, np.float32(1.0 / max(float(params.antialias_max_half_length), 1.0)),
         bool(USE_PERMUTE),
