@@ -437,41 +437,7 @@ def write_poststack(path: str | Path, image: np.ndarray, inlines: np.ndarray, cr
     Inline and crossline numbers go to bytes 189 and 193, CDP_X/CDP_Y to 181/185
     with the scalar at byte 71; segyio opens the result with its default geometry.
     """
-    image = np.ascontiguousarray(image, dtype=np.float32)
-    n_il, n_xl, nt = image.shape
-    factor = 1.0 / abs(coordinate_scalar) if coordinate_scalar < 0 else float(coordinate_scalar or 1)
-    dt_ms = float(twt_ms[1] - twt_ms[0]) if nt > 1 else 4.0
-    if not 0 < dt_ms * 1000 <= 32767:
-        raise SegyError(f"{path}: sample interval {dt_ms} ms does not fit SEG-Y's 16-bit microsecond field as "
-                        "segyio reads it (at most 32.767 ms); resample the volume")
-    spec = segyio.spec()
-    spec.iline, spec.xline = 189, 193
-    spec.format = 5
-    spec.sorting = segyio.TraceSortingFormat.INLINE_SORTING
-    spec.ilines = [int(v) for v in inlines]
-    spec.xlines = [int(v) for v in crosslines]
-    spec.samples = np.asarray(twt_ms, dtype=np.float64)
-    dt_us = int(round(dt_ms * 1000))
-    with atomic_path(path) as tmp:
-        with segyio.create(str(tmp), spec) as f:
-            f.bin.update(hdt=dt_us, hns=nt, format=5)
-            k = 0
-            for i in range(n_il):
-                for j in range(n_xl):
-                    f.header[k] = {
-                        segyio.TraceField.TRACE_SEQUENCE_LINE: k + 1,
-                        segyio.TraceField.INLINE_3D: int(inlines[i]),
-                        segyio.TraceField.CROSSLINE_3D: int(crosslines[j]),
-                        segyio.TraceField.CDP: k + 1,
-                        segyio.TraceField.SourceGroupScalar: int(coordinate_scalar),
-                        segyio.TraceField.CDP_X: int(round(cdp_x[i, j] / factor)),
-                        segyio.TraceField.CDP_Y: int(round(cdp_y[i, j] / factor)),
-                        segyio.TraceField.DelayRecordingTime: int(round(twt_ms[0])),
-                        segyio.TraceField.TRACE_SAMPLE_COUNT: nt,
-                        segyio.TraceField.TRACE_SAMPLE_INTERVAL: dt_us,
-                    }
-                    f.trace[k] = image[i, j]
-                    k += 1
+    _write_binned(path, np.asarray(image)[None], inlines, crosslines, None, cdp_x, cdp_y, twt_ms, coordinate_scalar)
 
 
 def write_prestack_gathers(path: str | Path, gathers: np.ndarray, inlines, crosslines, offsets, cdp_x, cdp_y,
@@ -482,10 +448,19 @@ def write_prestack_gathers(path: str | Path, gathers: np.ndarray, inlines, cross
     189/193, offset (m, rounded) at byte 37, CDP_X/CDP_Y at 181/185 with the scalar
     at byte 71, so segyio opens it with its default geometry and ``offsets``.
     """
-    gathers = np.ascontiguousarray(gathers, dtype=np.float32)
-    n_off, n_il, n_xl, nt = gathers.shape
+    _write_binned(path, gathers, inlines, crosslines, offsets, cdp_x, cdp_y, twt_ms, coordinate_scalar)
+
+
+def _write_binned(path, volumes: np.ndarray, inlines, crosslines, offsets, cdp_x, cdp_y, twt_ms,
+                  coordinate_scalar: int) -> None:
+    """Inline-sorted SEG-Y of ``volumes`` (n_offsets, n_inlines, n_crosslines, n_times); offsets None: post-stack."""
+    volumes = np.ascontiguousarray(volumes, dtype=np.float32)
+    n_off, n_il, n_xl, nt = volumes.shape
     factor = 1.0 / abs(coordinate_scalar) if coordinate_scalar < 0 else float(coordinate_scalar or 1)
     dt_ms = float(twt_ms[1] - twt_ms[0]) if nt > 1 else 4.0
+    if not 0 < dt_ms * 1000 <= 32767:
+        raise SegyError(f"{path}: sample interval {dt_ms} ms does not fit SEG-Y's 16-bit microsecond field as "
+                        "segyio reads it (at most 32.767 ms); resample the volume")
     dt_us = int(round(dt_ms * 1000))
     spec = segyio.spec()
     spec.iline, spec.xline = 189, 193
@@ -493,7 +468,8 @@ def write_prestack_gathers(path: str | Path, gathers: np.ndarray, inlines, cross
     spec.sorting = segyio.TraceSortingFormat.INLINE_SORTING
     spec.ilines = [int(v) for v in inlines]
     spec.xlines = [int(v) for v in crosslines]
-    spec.offsets = [int(round(v)) for v in offsets]
+    if offsets is not None:
+        spec.offsets = [int(round(v)) for v in offsets]
     spec.samples = np.asarray(twt_ms, dtype=np.float64)
     with atomic_path(path) as tmp:
         with segyio.create(str(tmp), spec) as f:
@@ -502,11 +478,11 @@ def write_prestack_gathers(path: str | Path, gathers: np.ndarray, inlines, cross
             for i in range(n_il):
                 for j in range(n_xl):
                     for o in range(n_off):
-                        f.header[k] = {
+                        header = {
                             segyio.TraceField.TRACE_SEQUENCE_LINE: k + 1,
                             segyio.TraceField.INLINE_3D: int(inlines[i]),
                             segyio.TraceField.CROSSLINE_3D: int(crosslines[j]),
-                            segyio.TraceField.offset: int(round(offsets[o])),
+                            segyio.TraceField.CDP: i * n_xl + j + 1,
                             segyio.TraceField.SourceGroupScalar: int(coordinate_scalar),
                             segyio.TraceField.CDP_X: int(round(cdp_x[i, j] / factor)),
                             segyio.TraceField.CDP_Y: int(round(cdp_y[i, j] / factor)),
@@ -514,5 +490,8 @@ def write_prestack_gathers(path: str | Path, gathers: np.ndarray, inlines, cross
                             segyio.TraceField.TRACE_SAMPLE_COUNT: nt,
                             segyio.TraceField.TRACE_SAMPLE_INTERVAL: dt_us,
                         }
-                        f.trace[k] = gathers[o, i, j]
+                        if offsets is not None:
+                            header[segyio.TraceField.offset] = int(round(offsets[o]))
+                        f.header[k] = header
+                        f.trace[k] = volumes[o, i, j]
                         k += 1
