@@ -12,5 +12,7 @@ rule aperture_prefilter:
         prefilter=SETTINGS.optimization.prefilter,
     log:
         f"{R}/logs/aperture_prefilter/{{tile}}.log",
+    benchmark:
+        f"{R}/benchmarks/aperture_prefilter/{{tile}}.tsv"
     script:
         "../scripts/aperture_prefilter.py"

@@ -14,5 +14,7 @@ rule assemble:
         qc_dir=f"{R}/qc",
     log:
         f"{R}/logs/assemble.log",
+    benchmark:
+        f"{R}/benchmarks/assemble.tsv"
     script:
         "../scripts/assemble.py"

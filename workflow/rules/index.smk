@@ -14,5 +14,7 @@ checkpoint index_traces:
         prefilter=SETTINGS.optimization.prefilter,
     log:
         f"{R}/logs/index_traces.log",
+    benchmark:
+        f"{R}/benchmarks/index_traces.tsv"
     script:
         "../scripts/index_traces.py"

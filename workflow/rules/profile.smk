@@ -14,5 +14,7 @@ rule profile:
     threads: 2
     log:
         f"{R}/logs/profile.log",
+    benchmark:
+        f"{R}/benchmarks/profile.tsv"
     script:
         "../scripts/profile.py"

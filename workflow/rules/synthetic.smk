@@ -6,5 +6,7 @@ rule synthesize_survey:
         synthetic=section("synthetic"),
     log:
         f"{R}/logs/synthesize_survey.log",
+    benchmark:
+        f"{R}/benchmarks/synthesize_survey.tsv"
     script:
         "../scripts/synthesize_survey.py"
