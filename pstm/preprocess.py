@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+#: Traces filtered together (the spectrum of a chunk is RHO_CHUNK_TRACES x nfft/2 complex64).
+RHO_CHUNK_TRACES = 8192
+
 #: Exponent p of (i omega)^p for each rho filter.
 RHO_EXPONENT = {"none": 0.0, "half_derivative": 0.5, "derivative": 1.0}
 
@@ -40,6 +43,10 @@ def rho_filter(amplitudes: np.ndarray, kind: str) -> np.ndarray:
     nfft = 1 << int(np.ceil(np.log2(2 * ns)))
     omega = 2.0 * np.pi * np.fft.rfftfreq(nfft)
     response = ((1j * omega) ** p).astype(np.complex64)
-    spectrum = scipy.fft.rfft(np.asarray(amplitudes, dtype=np.float32), n=nfft, axis=1, workers=-1)
-    spectrum *= response[None, :]
-    return scipy.fft.irfft(spectrum, n=nfft, axis=1, workers=-1)[:, :ns].astype(np.float32, copy=False)
+    out = np.empty(amplitudes.shape, np.float32)
+    for start in range(0, amplitudes.shape[0], RHO_CHUNK_TRACES):  # bounds the spectrum's memory
+        block = np.asarray(amplitudes[start:start + RHO_CHUNK_TRACES], dtype=np.float32)
+        spectrum = scipy.fft.rfft(block, n=nfft, axis=1, workers=-1)
+        spectrum *= response[None, :]
+        out[start:start + block.shape[0]] = scipy.fft.irfft(spectrum, n=nfft, axis=1, workers=-1)[:, :ns]
+    return out
