@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, pad_traces, padded_trace_limits
+from pstm.kernels.numba_general import first_admitting_sample, midpoint_distance
 
 COMPONENTS = ("distance", "traveltime", "interpolation", "weights", "accumulation")
 
@@ -51,18 +52,10 @@ def _ablation(level, pairs, sx, sy, rx, ry, t_lo, inv_dt, t_hi, px, py, h2, s2, 
         s = np.float32(0.0)
         a_max = cummax[p, n_times - 1]
         for tr in range(n_traces):
-            mdx = 0.5 * (sx[tr] + rx[tr]) - px[p]
-            mdy = 0.5 * (sy[tr] + ry[tr]) - py[p]
-            dist = math.sqrt(mdx * mdx + mdy * mdy)
+            dist = midpoint_distance(sx[tr], sy[tr], rx[tr], ry[tr], px[p], py[p])
             if dist > a_max:
                 continue
-            lo, hi = 0, n_times
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if cummax[p, mid] >= dist:
-                    hi = mid
-                else:
-                    lo = mid + 1
+            lo = first_admitting_sample(cummax, p, dist)
             ds2 = np.float32((sx[tr] - px[p]) ** 2 + (sy[tr] - py[p]) ** 2)
             dr2 = np.float32((rx[tr] - px[p]) ** 2 + (ry[tr] - py[p]) ** 2)
             d32 = np.float32(dist)

@@ -100,6 +100,27 @@ def _leg(tau2, d2, v2, eta):
     return math.sqrt(max(t2, 0.0))
 
 
+@njit(**_JIT)
+def midpoint_distance(sx, sy, rx, ry, px, py):
+    """Distance (m) from the pillar (px, py) to the trace's midpoint."""
+    mdx = 0.5 * (sx + rx) - px
+    mdy = 0.5 * (sy + ry) - py
+    return math.sqrt(mdx * mdx + mdy * mdy)
+
+
+@njit(**_JIT)
+def first_admitting_sample(cummax, p, dist):
+    """First output sample whose running-maximum aperture of pillar ``p`` reaches ``dist`` (binary search)."""
+    lo, hi = 0, cummax.shape[1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cummax[p, mid] >= dist:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 @njit(parallel=True, **_JIT)
 def _migrate(traces, integral, aa_pad, sx, sy, rx, ry, t_first, dt, t_lo, t_hi,
              px, py, twt, vrms, eta, aperture, cummax, taper_fraction, spreading, obliquity,
@@ -113,19 +134,10 @@ def _migrate(traces, integral, aa_pad, sx, sy, rx, ry, t_first, dt, t_lo, t_hi,
         a_max = cummax[p, n_times - 1]
         n_here = 0
         for tr in range(n_traces):
-            mdx = 0.5 * (sx[tr] + rx[tr]) - px[p]
-            mdy = 0.5 * (sy[tr] + ry[tr]) - py[p]
-            dist = math.sqrt(mdx * mdx + mdy * mdy)
+            dist = midpoint_distance(sx[tr], sy[tr], rx[tr], ry[tr], px[p], py[p])
             if dist > a_max:
                 continue
-            # first sample whose (running-maximum) aperture admits the trace
-            lo, hi = 0, n_times
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if cummax[p, mid] >= dist:
-                    hi = mid
-                else:
-                    lo = mid + 1
+            lo = first_admitting_sample(cummax, p, dist)
             sdx, sdy = sx[tr] - px[p], sy[tr] - py[p]
             rdx, rdy = rx[tr] - px[p], ry[tr] - py[p]
             ds2 = sdx * sdx + sdy * sdy
