@@ -265,3 +265,35 @@ def cosine_taper(distance: np.ndarray, aperture: np.ndarray, fraction: float) ->
     x = (distance - (1.0 - fraction) * aperture) / (fraction * aperture)
     x = np.clip(x, 0.0, 1.0)
     return 0.5 * (1.0 + np.cos(np.pi * x))
+
+
+def taper_and_weight_coefficients(vrms: np.ndarray, twt_s: np.ndarray, aperture: np.ndarray, params: KernelParams):
+    """Per-sample coefficients the compiled kernels use for the taper and the weights.
+
+    The taper argument is ``x = distance * taper_q - taper_c`` (clipped to [0, 1]; both 0 when
+    ``taper_fraction`` is 0, so the taper is 1), and the weight is ``wcoef * (1/t)^power`` with
+    ``wcoef = (1/vrms if spreading) * (t0 if obliquity)`` and ``power`` the number of those on.
+
+    Returns
+    -------
+    taper_q : ndarray, like ``aperture`` (1/m)
+    taper_c : float
+    wcoef : ndarray, like ``vrms``
+    power : int
+    """
+    tf = params.taper_fraction
+    if tf > 0:
+        taper_q = 1.0 / (tf * aperture)
+        taper_c = (1.0 - tf) / tf
+    else:
+        taper_q = np.zeros_like(aperture)
+        taper_c = 0.0
+    wcoef = np.ones_like(vrms)
+    power = 0
+    if params.spreading:
+        wcoef = wcoef / vrms
+        power += 1
+    if params.obliquity:
+        wcoef = wcoef * twt_s
+        power += 1
+    return taper_q, taper_c, wcoef, power

@@ -60,7 +60,14 @@ import time
 
 import numpy as np
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits
+from pstm.kernels.common import (
+    KernelParams,
+    PillarSet,
+    TraceGather,
+    aperture_radius,
+    padded_trace_limits,
+    taper_and_weight_coefficients,
+)
 
 #: Bumped whenever the numerical behaviour changes (reruns tiles).
 KERNEL_VERSION = "mlx-1"
@@ -165,23 +172,10 @@ class _Tables:
         ap = aperture_radius(vrms, twt, params)
         self.ap = ap.astype(np.float32)
         self.cummax = np.maximum.accumulate(ap, axis=1)
-        tf = params.taper_fraction
-        if tf > 0:
-            self.tq = (1.0 / (tf * ap)).astype(np.float32)
-            self.taper_c = float(np.float32((1.0 - tf) / tf))
-        else:
-            self.tq = np.zeros_like(self.ap)
-            self.taper_c = 0.0
-        wc = np.ones_like(vrms)
-        power = 0
-        if params.spreading:
-            wc = wc / vrms
-            power += 1
-        if params.obliquity:
-            wc = wc * twt
-            power += 1
+        tq, taper_c, wc, self.power = taper_and_weight_coefficients(vrms, twt, ap, params)
+        self.tq = tq.astype(np.float32)
+        self.taper_c = float(np.float32(taper_c))
         self.wc = wc.astype(np.float32)
-        self.power = power
         t_lo, t_hi = padded_trace_limits(traces)
         self.t_lo = float(np.float32(t_lo))
         self.t_hi = float(np.float32(t_hi))

@@ -51,7 +51,14 @@ from numba import njit, prange
 from numba.core import types
 from numba.extending import intrinsic
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits
+from pstm.kernels.common import (
+    KernelParams,
+    PillarSet,
+    TraceGather,
+    aperture_radius,
+    padded_trace_limits,
+    taper_and_weight_coefficients,
+)
 
 #: Bumped whenever the numerical behaviour of this kernel changes (reruns tiles).
 KERNEL_VERSION = "numba-2"
@@ -445,21 +452,8 @@ def prepare_tile(traces: TraceGather, pillars: PillarSet, params: KernelParams, 
     inner_sufmin = np.minimum.accumulate(inner[:, ::-1], axis=1)[:, ::-1]
     _window_tables(h2, s2, cummax, np.ascontiguousarray(inner_sufmin), float(t_hi), step, start_tab, end_tab, taper_tab)
 
-    tf = params.taper_fraction
-    if tf > 0:
-        taper_q = 1.0 / (tf * aperture)
-        taper_c = np.float32((1.0 - tf) / tf)
-    else:
-        taper_q = np.zeros_like(aperture)
-        taper_c = np.float32(0.0)
-    wcoef = np.ones_like(vrms)
-    power = 0
-    if params.spreading:
-        wcoef = wcoef / vrms
-        power += 1
-    if params.obliquity:
-        wcoef = wcoef * twt
-        power += 1
+    taper_q, taper_c, wcoef, power = taper_and_weight_coefficients(vrms, twt, aperture, params)
+    taper_c = np.float32(taper_c)
     return TilePrep(
         keep=keep, blocks=blocks, bbox=bbox, mx=mx, my=my,
         sx=f32(traces.source_x[keep] - xc), sy=f32(traces.source_y[keep] - yc),
