@@ -8,6 +8,9 @@ import pytest
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 from pstm.kernels.registry import available_kernels
 
+#: float32 kernels must agree with the float64 reference to this fraction of max|image|.
+TOLERANCE_F32 = 1e-4
+
 
 def random_traces(n_traces: int = 1500, n_samples: int = 200, dt_s: float = 0.004, spread_m: float = 600.0,
                   seed: int = 0) -> TraceGather:

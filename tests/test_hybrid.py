@@ -9,11 +9,10 @@ import pytest
 
 pytest.importorskip("mlx.core")
 
-from conftest import pillar_block, random_traces, run_kernel  # noqa: E402
+from conftest import TOLERANCE_F32, pillar_block, random_traces, run_kernel  # noqa: E402
 from pstm.hybrid import TileJob, backend_counts, migrate_tiles_hybrid  # noqa: E402
 from pstm.kernels.common import KernelParams, PillarSet  # noqa: E402
 
-TOLERANCE_F32 = 1e-4
 
 
 def _jobs():

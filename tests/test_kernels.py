@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FAST_KERNELS, pillar_block, random_traces, run_kernel
+from conftest import FAST_KERNELS, TOLERANCE_F32, pillar_block, random_traces, run_kernel
 from pstm.kernels.common import KernelParams
 
-#: float32 kernels must agree with the reference to this fraction of max|image|.
-TOLERANCE_F32 = 1e-4
 
 
 @pytest.mark.parametrize("kernel", FAST_KERNELS)

@@ -9,12 +9,11 @@ import pytest
 
 pytest.importorskip("mlx.core")
 
-from conftest import pillar_block, random_traces, run_kernel  # noqa: E402
+from conftest import TOLERANCE_F32, pillar_block, random_traces, run_kernel  # noqa: E402
 from pstm.kernels import mlx_kernel  # noqa: E402
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather  # noqa: E402
 from pstm.kernels.registry import KernelUnavailable  # noqa: E402
 
-TOLERANCE_F32 = 1e-4
 CPU = dict(mlx_device="cpu")
 
 

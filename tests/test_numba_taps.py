@@ -10,15 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import pillar_block, random_traces, run_kernel
+from conftest import TOLERANCE_F32, pillar_block, random_traces, run_kernel
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 
 pytest.importorskip("numba")
 
 from pstm.kernels import numba_kernel, numba_taps  # noqa: E402
 
-#: float32 kernels must agree with the reference to this fraction of max|image|.
-TOLERANCE_F32 = 1e-4
 
 METHODS = {
     "nearest": dict(interpolation="nearest"),
