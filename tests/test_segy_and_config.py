@@ -33,6 +33,42 @@ def test_prestack_roundtrip_with_scalar(tmp_path, scalar):
     np.testing.assert_array_equal(read_traces(path, [6, 0, 3]), amps[[6, 0, 3]])
 
 
+@pytest.mark.parametrize("sample_format", [5, 1], ids=["ieee", "ibm"])
+def test_read_traces_agrees_with_segyio_in_any_order(tmp_path, sample_format, monkeypatch):
+    """Traces read in any order (with repeats) equal segyio's own reads; IEEE files take the mapped-file path,
+    IBM files segyio's, both with the same result."""
+    import pstm.io.segy as segy_io
+
+    rng = np.random.default_rng(3)
+    n, ns = 300, 37
+    amps = rng.standard_normal((n, ns)).astype(np.float32)
+    path = tmp_path / "pre.sgy"
+    write_prestack(path, amps, np.zeros(n), np.zeros(n), np.ones(n), np.ones(n), 0.004)
+    if sample_format == 1:  # rewrite the samples as IBM floats through segyio
+        spec = segyio.spec()
+        spec.format, spec.samples, spec.tracecount = 1, list(range(ns)), n
+        ibm = tmp_path / "ibm.sgy"
+        with segyio.open(str(path), ignore_geometry=True) as src, segyio.create(str(ibm), spec) as dst:
+            dst.bin, dst.header, dst.trace = src.bin, src.header, src.trace
+            dst.bin.update(format=1)
+        path = ibm
+    with segyio.open(str(path), ignore_geometry=True) as f:
+        expected = segyio.tools.collect(f.trace[:])
+    numbers = np.concatenate([rng.permutation(n)[:150], [7, 7, 0, n - 1]])
+    mapped = []
+    real = segy_io._ieee_records
+    monkeypatch.setattr(segy_io, "_ieee_records", lambda *a: mapped.append(real(*a)) or mapped[-1])
+    fast = read_traces(path, numbers)
+    monkeypatch.setattr(segy_io, "_ieee_records", lambda *a: None)
+    slow = read_traces(path, numbers)
+    np.testing.assert_array_equal(fast, expected[numbers])
+    np.testing.assert_array_equal(slow, expected[numbers])
+    assert fast.dtype == np.float32 and fast.flags.c_contiguous
+    assert (mapped[0] is not None) == (sample_format == 5)  # which path was taken
+    if sample_format == 5:
+        np.testing.assert_array_equal(fast, amps[numbers])
+
+
 def test_coordinates_at_custom_bytes(tmp_path):
     """Coordinates stored at the CDP_X/CDP_Y bytes (181/185) are found when the YAML says so."""
     path = tmp_path / "custom.sgy"

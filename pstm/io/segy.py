@@ -346,6 +346,12 @@ def read_traces(path: str | Path, trace_numbers: np.ndarray) -> np.ndarray:
             return out
         order = np.argsort(trace_numbers, kind="stable")
         sorted_numbers = trace_numbers[order]
+        records = _ieee_records(path, f)
+        if records is not None:  # one gather of whole records from the mapped file: ~5x faster than segyio's reads
+            endian = "<" if getattr(f, "endian", "big") == "little" else ">"
+            out[order] = records[sorted_numbers, 240:].view(f"{endian}f4")
+            del records
+            return _finite_or_raise(path, out, trace_numbers)
         # Read contiguous runs in one call each.
         breaks = np.nonzero(np.diff(sorted_numbers) != 1)[0] + 1
         starts = np.concatenate([[0], breaks])
@@ -358,12 +364,32 @@ def read_traces(path: str | Path, trace_numbers: np.ndarray) -> np.ndarray:
             else:
                 block[a:b] = f.trace.raw[first:last + 1]
         out[order] = block
+    return _finite_or_raise(path, out, trace_numbers)
+
+
+def _finite_or_raise(path: Path, out: np.ndarray, trace_numbers: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(out)):
         bad = np.nonzero(~np.all(np.isfinite(out), axis=1))[0]
         raise SegyError(f"{path}: trace {int(trace_numbers[bad[0]])} (0-based) has NaN or infinite amplitudes "
                         f"({bad.size} such traces among those read); clean the data (or remove those traces) "
                         "before migration")
     return out
+
+
+def _ieee_records(path: Path, f) -> np.ndarray | None:
+    """The trace records (240-byte header, then samples) of an IEEE-float SEG-Y file as a read-only
+    (n_traces, record bytes) uint8 memory map, or None.
+
+    Only for what segyio itself reads as fixed-length traces of 4-byte IEEE floats (format 5) whose size
+    matches the file exactly; anything else (IBM floats, other formats) is read through segyio.
+    """
+    if int(f.format) != 5:
+        return None
+    record = 240 + 4 * len(f.samples)
+    offset = 3600 + 3200 * int(f.ext_headers)
+    if path.stat().st_size != offset + f.tracecount * record:
+        return None
+    return np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(f.tracecount, record))
 
 
 #: Traces modelled and written together by :func:`write_prestack` when given a callable.
