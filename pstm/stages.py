@@ -145,7 +145,7 @@ def assemble(index_path: str, tile_paths: Iterable[str], image_nc: str, image_sg
 
 def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: Iterable[str] = (),
             out_png: str | None = None, traces_paths: Iterable[str] = (), migration: dict | None = None,
-            velocity: dict | None = None, measure_pillars: int = 64) -> dict:
+            velocity: dict | None = None, measure_pillars: int = 256) -> dict:
     """Collect per-tile timings (and Snakemake benchmark files) into the profile report.
 
     With ``traces_paths`` (every tile's prefiltered traces, in the order of
