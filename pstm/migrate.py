@@ -165,6 +165,7 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         "n_traces": int(offsets.size),
         "n_traces_migrated": int(np.count_nonzero(class_index >= 0)),
         "kernel_seconds": wall,
+        "kernel_threads": _threads_used(params),
         "contributions": int(contributions),
         "contributions_per_second": contributions / wall if wall > 0 else 0.0,
         "rho_filter": rho_kind,
@@ -174,6 +175,16 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
                      kernel_version=kernel_version(kernel)),
     })
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _threads_used(params: KernelParams) -> int:
+    """CPU threads the kernel ran on: the job's setting, else numba's default (all cores)."""
+    if params.threads:
+        return int(params.threads)
+    import sys
+
+    numba = sys.modules.get("numba")
+    return int(numba.get_num_threads()) if numba is not None else 1
 
 
 def read_tile_amplitudes(tile_traces: xr.Dataset) -> np.ndarray:
