@@ -96,7 +96,7 @@ def _timed(fn, repeats: int) -> float:
 
 
 #: (pillar, trace) pairs per measurement call: traces are thinned (every k-th) to stay within it.
-MEASURE_PAIRS = 2_000_000
+MEASURE_PAIRS = 1_000_000
 
 
 def measure_tile(traces, pillars, params, n_pillars: int = 256, repeats: int = 3) -> dict:
