@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -29,28 +30,23 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def read_tsv(path: Path) -> dict:
-    lines = path.read_text().splitlines()
-    return dict(zip(lines[0].split("\t"), lines[-1].split("\t")))
-
-
 def summarize(workdir: Path, results: str) -> dict:
     """Per-rule job seconds, peak memory and kernel seconds of a finished run in ``workdir``."""
     import xarray as xr
+
+    from pstm.profile import read_benchmark
 
     res = workdir / results
     rules: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "seconds": 0.0, "max_rss_mb": 0.0})
     for tsv in sorted((res / "benchmarks").rglob("*.tsv")):
         rel = tsv.relative_to(res / "benchmarks")
         rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        row = read_tsv(tsv)
+        job = read_benchmark(tsv)
         r = rules[rule]
         r["jobs"] += 1
-        r["seconds"] += float(row["s"])
-        try:
-            r["max_rss_mb"] = max(r["max_rss_mb"], float(row["max_rss"]))
-        except ValueError:  # "NA" for jobs too short to sample
-            pass
+        r["seconds"] += job["job_seconds"]
+        if not math.isnan(job["max_rss_mb"]):  # NaN: "NA" for jobs too short to sample
+            r["max_rss_mb"] = max(r["max_rss_mb"], job["max_rss_mb"])
     kernel_seconds, core_seconds, contributions, n_tiles = 0.0, 0.0, 0, 0
     for image in sorted((res / "tiles").glob("*/image.nc")):
         with xr.open_dataset(image, engine="netcdf4") as ds:
@@ -76,7 +72,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     configfile = a.configfile.resolve()
     results = (yaml.safe_load(configfile.read_text()) or {}).get("results", "results")
-    wall = float("nan")
+    wall = None  # not measured with --read-only
     if not a.read_only:
         a.workdir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
@@ -89,10 +85,12 @@ def main(argv=None) -> int:
     # The kernels' time on the whole machine: core-seconds over cores (= the sum of kernel times when every
     # migrate job runs alone on all cores; fair too when several single-thread jobs run side by side).
     kernel_on_machine = s["kernel_core_seconds"] / a.cores
-    out = {"benchmark": "end_to_end", "config": str(a.configfile), "cores": a.cores, "wall_seconds": round(wall, 2),
+    measured = wall is not None
+    out = {"benchmark": "end_to_end", "config": str(a.configfile), "cores": a.cores,
+           "wall_seconds": round(wall, 2) if measured else None,
            **s, "kernel_core_seconds_over_cores": round(kernel_on_machine, 2),
-           "wall_over_kernel": round(wall / kernel_on_machine, 3) if kernel_on_machine else None,
-           "contributions_per_second_wall": s["contributions"] / wall if wall == wall else None}
+           "wall_over_kernel": round(wall / kernel_on_machine, 3) if measured and kernel_on_machine else None,
+           "contributions_per_second_wall": s["contributions"] / wall if measured else None}
     print(json.dumps(out))
     return 0
 
