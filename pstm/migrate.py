@@ -51,15 +51,24 @@ def tile_inputs(tile_traces: xr.Dataset, settings) -> tuple[TraceGather, PillarS
     grid = grid_of(tile_traces)
     cx, cy = grid.tile_centre(tile_of(tile_traces))
     pillars = tile_pillars(tile_traces, vrms_model(settings.velocity), eta_model(settings.anisotropy))
-    rho = resolve_rho(settings.migration.rho_filter, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
+    rho = _rho_of(grid, settings.migration.rho_filter)
+    return _gather_of(tile_traces, rho_filter(read_tile_amplitudes(tile_traces), rho), cx, cy), pillars
+
+
+def _rho_of(grid, rho: str) -> str:
+    """The rho filter a tile of ``grid`` gets for the setting ``rho`` (``auto``: by 2D or 3D)."""
+    return resolve_rho(rho, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
+
+
+def _gather_of(tile_traces: xr.Dataset, amplitudes: np.ndarray, cx: float, cy: float) -> TraceGather:
+    """The tile's traces for a kernel: ``amplitudes`` with coordinates relative to the tile centre (cx, cy)."""
     a = tile_traces.attrs
-    traces = TraceGather(
-        amplitudes=rho_filter(read_tile_amplitudes(tile_traces), rho),
+    return TraceGather(
+        amplitudes=amplitudes,
         source_x=tile_traces["source_x"].values - cx, source_y=tile_traces["source_y"].values - cy,
         receiver_x=tile_traces["receiver_x"].values - cx, receiver_y=tile_traces["receiver_y"].values - cy,
         t_first_s=float(a["t_first_s"]), dt_s=float(a["dt_s"]),
     )
-    return traces, pillars
 
 
 def offset_class_index(offset: np.ndarray, edges) -> np.ndarray:
@@ -109,8 +118,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     twt_ms = twt_of(tile_traces)
     pillars = tile_pillars(tile_traces, velocity, eta)
     cx, cy = grid.tile_centre(tile)
-    rho_kind = resolve_rho(rho, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
-    filtered = rho_filter(amplitudes, rho_kind)
+    rho_kind = _rho_of(grid, rho)
+    all_traces = _gather_of(tile_traces, rho_filter(amplitudes, rho_kind), cx, cy)
     offsets = tile_traces["offset"].values
     if offset_classes_m is not None:
         edges = np.asarray(offset_classes_m, dtype=np.float64)
@@ -119,8 +128,6 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         edges = None
         class_index = np.zeros(offsets.size, np.int64)
     n_classes = 1 if edges is None else edges.size - 1
-    sx, sy = tile_traces["source_x"].values - cx, tile_traces["source_y"].values - cy
-    rx, ry = tile_traces["receiver_x"].values - cx, tile_traces["receiver_y"].values - cy
     dtype = np.float64 if kernel == "reference" else np.float32
     image = np.zeros((n_classes, pillars.n_pillars, pillars.n_times), dtype)
     fold = np.zeros_like(image)
@@ -129,9 +136,7 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     wall = 0.0
     paths = []
     for c in range(n_classes):
-        pick = np.nonzero(class_index == c)[0]
-        traces = TraceGather(amplitudes=filtered[pick], source_x=sx[pick], source_y=sy[pick], receiver_x=rx[pick],
-                             receiver_y=ry[pick], t_first_s=float(a["t_first_s"]), dt_s=float(a["dt_s"]))
+        traces = all_traces.take(np.nonzero(class_index == c)[0])
         start = time.perf_counter()
         contributions += migrate(traces, pillars, params, image[c], fold[c])
         wall += time.perf_counter() - start

@@ -130,9 +130,7 @@ def measure_tile(traces, pillars, params, n_pillars: int = 256, repeats: int = 3
     from pstm.kernels.registry import KernelUnavailable, available_kernels, get_kernel
 
     stride = max(1, -(-traces.n_traces * min(n_pillars, pillars.n_pillars) // MEASURE_PAIRS))
-    traces = dataclasses.replace(traces, amplitudes=traces.amplitudes[::stride], source_x=traces.source_x[::stride],
-                                 source_y=traces.source_y[::stride], receiver_x=traces.receiver_x[::stride],
-                                 receiver_y=traces.receiver_y[::stride])
+    traces = traces.take(slice(None, None, stride))
     # The pillars nearest the tile's centre, so a few pillars see the traces of a typical one.
     centre = np.argsort(np.hypot(pillars.x - np.mean(pillars.x), pillars.y - np.mean(pillars.y)), kind="stable")
 

@@ -54,6 +54,11 @@ class TraceGather:
     def n_samples(self) -> int:
         return self.amplitudes.shape[1]
 
+    def take(self, index) -> "TraceGather":
+        """The traces ``index`` selects (an index array or a slice), same sampling."""
+        return TraceGather(self.amplitudes[index], self.source_x[index], self.source_y[index],
+                           self.receiver_x[index], self.receiver_y[index], self.t_first_s, self.dt_s)
+
     @property
     def midpoint_x(self) -> np.ndarray:
         return 0.5 * (self.source_x + self.receiver_x)
