@@ -11,6 +11,16 @@ from pstm.kernels.registry import available_kernels
 #: float32 kernels must agree with the float64 reference to this fraction of max|image|.
 TOLERANCE_F32 = 1e-4
 
+#: KernelParams of every multi-tap read: each interpolation but linear, and triangle anti-aliasing.
+TAP_CASES = {
+    "nearest": dict(interpolation="nearest"),
+    "cubic": dict(interpolation="cubic"),
+    "lanczos3": dict(interpolation="lanczos3"),
+    "sinc8": dict(interpolation="sinc8"),
+    "sinc16": dict(interpolation="sinc16"),
+    "triangle": dict(antialias="triangle", antialias_trace_spacing_m=60.0, antialias_max_half_length=6.0),
+}
+
 
 def random_traces(n_traces: int = 1500, n_samples: int = 200, dt_s: float = 0.004, spread_m: float = 600.0,
                   seed: int = 0) -> TraceGather:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FAST_KERNELS, TOLERANCE_F32, pillar_block, random_traces, run_kernel
+from conftest import FAST_KERNELS, TAP_CASES, TOLERANCE_F32, pillar_block, random_traces, run_kernel
 from pstm.kernels.common import KernelParams
 
 
@@ -68,12 +68,7 @@ def test_kernel_enum_matches_registry():
 
 
 EXTENDED_CASES = {
-    "nearest": dict(interpolation="nearest"),
-    "cubic": dict(interpolation="cubic"),
-    "lanczos3": dict(interpolation="lanczos3"),
-    "sinc8": dict(interpolation="sinc8"),
-    "sinc16": dict(interpolation="sinc16"),
-    "triangle": dict(antialias="triangle", antialias_trace_spacing_m=60.0, antialias_max_half_length=6.0),
+    **TAP_CASES,
     "aperture_table": dict(aperture_table=((0.0, 150.0), (300.0, 500.0), (600.0, 900.0))),
     "opening_angle": dict(max_opening_angle_deg=40.0),
     "stretch_mute": dict(stretch_mute=0.3),

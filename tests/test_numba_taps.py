@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import TOLERANCE_F32, pillar_block, random_traces, run_kernel
+from conftest import TAP_CASES, TOLERANCE_F32, pillar_block, random_traces, run_kernel
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 
 pytest.importorskip("numba")
@@ -19,12 +19,7 @@ from pstm.kernels import numba_kernel, numba_taps  # noqa: E402
 
 
 METHODS = {
-    "nearest": dict(interpolation="nearest"),
-    "cubic": dict(interpolation="cubic"),
-    "lanczos3": dict(interpolation="lanczos3"),
-    "sinc8": dict(interpolation="sinc8"),
-    "sinc16": dict(interpolation="sinc16"),
-    "triangle": dict(antialias="triangle", antialias_trace_spacing_m=60.0, antialias_max_half_length=6.0),
+    **TAP_CASES,
     "triangle_cap8": dict(antialias="triangle", antialias_trace_spacing_m=120.0, antialias_max_half_length=8.0),
     "triangle_cap3": dict(antialias="triangle", antialias_trace_spacing_m=60.0, antialias_max_half_length=3.0),
     "triangle_cap12_sinc8": dict(antialias="triangle", interpolation="sinc8", antialias_trace_spacing_m=200.0,
