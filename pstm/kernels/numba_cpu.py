@@ -217,6 +217,41 @@ def _window_tables(h2, s2, cummax, inner_sufmin, t_hi, step, start_tab, end_tab,
             taper_tab[p, q] = i
 
 
+@njit(**_JIT)
+def _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, end_tab, taper_tab, inv_step,
+                use_window, n_times, w_i0, w_i1, w_ite, w_dist, w_ds2, w_dr2):
+    """Per-pair set-up of pillar ``pu`` (at ``x0``, ``y0``; largest aperture ``amax``) with traces ``[tb0, tb1)``.
+
+    One vector pass over the traces writes, for trace ``tb0 + k``: ``w_dist[k]`` midpoint distance (m),
+    ``w_ds2[k]``, ``w_dr2[k]`` squared source and receiver leg lengths (m^2), and the window of output
+    samples from the tables: ``[w_i0[k], w_i1[k])`` (empty outside the aperture), ``w_ite[k]`` the first
+    sample with taper 1.  ``n_times`` (int32) closes the window when ``use_window`` is off.  A function
+    of its own so that LLVM vectorizes it whatever the kernel around it.
+    """
+    n_q1 = np.int64(start_tab.shape[1] - 1)
+    for k in range(np.uint64(tb1 - tb0)):
+        tr = np.uint64(tb0) + k
+        mdx = mx[tr] - x0
+        mdy = my[tr] - y0
+        dist = math.sqrt(mdx * mdx + mdy * mdy)
+        ds2 = (sx[tr] - x0) ** 2 + (sy[tr] - y0) ** 2
+        dr2 = (rx[tr] - x0) ** 2 + (ry[tr] - y0) ** 2
+        qd = np.int64(dist * inv_step)
+        dm = np.float32(0.5) * (math.sqrt(ds2) + math.sqrt(dr2))
+        q0 = min(qd, n_q1)
+        q1 = min(np.int64(dm * inv_step), n_q1)
+        q2 = min(qd + 1, n_q1)
+        i0 = start_tab[pu, q0] if use_window else np.int32(0)
+        i1 = end_tab[pu, q1] if use_window else n_times
+        ite = taper_tab[pu, q2] if use_window and qd + 1 <= n_q1 else n_times
+        w_i0[k] = i0
+        w_i1[k] = i1 if dist <= amax else i0  # outside the aperture: an empty window
+        w_ite[k] = ite
+        w_dist[k] = dist
+        w_ds2[k] = ds2
+        w_dr2[k] = dr2
+
+
 @njit(parallel=True, **_JIT)
 def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
              px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
@@ -224,7 +259,6 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
     n_pillars = px.shape[0]
     n_times = acc.shape[1] - CHUNK
     n_blocks = blocks.shape[0] - 1
-    n_q = start_tab.shape[1]
     f_max = np.float32(pairs64.shape[1] - 1)
     f_lo = t_lo * inv_dt
     t_min = max(t_lo, np.float32(0.0))
@@ -233,7 +267,6 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
     # Weight factors r = 1/t raised to wpow (0, 1 or 2) without branches: (1 + g * (r - 1)) is r or 1.
     g1 = np.float32(1.0) if wpow >= 1 else np.float32(0.0)
     g2 = np.float32(1.0) if wpow >= 2 else np.float32(0.0)
-    n_q1 = np.int64(n_q - 1)
     n_times32 = np.int32(n_times)
     max_block = 0
     for b in range(n_blocks):
@@ -264,27 +297,8 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
                     continue
                 pu = np.uint64(p)
                 # Pass 1 (vectorized over the block's traces): distance, leg lengths and the window.
-                for k in range(np.uint64(tb1 - tb0)):
-                    tr = np.uint64(tb0) + k
-                    mdx = mx[tr] - x0
-                    mdy = my[tr] - y0
-                    dist = math.sqrt(mdx * mdx + mdy * mdy)
-                    ds2 = (sx[tr] - x0) ** 2 + (sy[tr] - y0) ** 2
-                    dr2 = (rx[tr] - x0) ** 2 + (ry[tr] - y0) ** 2
-                    qd = np.int64(dist * inv_step)
-                    dm = np.float32(0.5) * (math.sqrt(ds2) + math.sqrt(dr2))
-                    q0 = min(qd, n_q1)
-                    q1 = min(np.int64(dm * inv_step), n_q1)
-                    q2 = min(qd + 1, n_q1)
-                    i0 = start_tab[pu, q0] if use_window else np.int32(0)
-                    i1 = end_tab[pu, q1] if use_window else n_times32
-                    ite = taper_tab[pu, q2] if use_window and qd + 1 <= n_q1 else n_times32
-                    w_i0[k] = i0
-                    w_i1[k] = i1 if dist <= amax else i0  # outside the aperture: an empty window
-                    w_ite[k] = ite
-                    w_dist[k] = dist
-                    w_ds2[k] = ds2
-                    w_dr2[k] = dr2
+                _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, end_tab, taper_tab,
+                            inv_step, use_window, n_times32, w_i0, w_i1, w_ite, w_dist, w_ds2, w_dr2)
                 # Pass 2: the sample loops of the pairs with a window.
                 for k in range(tb1 - tb0):
                     i0 = np.int64(w_i0[k])

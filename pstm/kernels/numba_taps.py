@@ -83,7 +83,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
-from pstm.kernels.numba_cpu import _padded, _taper_poly, prepare_tile
+from pstm.kernels.numba_cpu import _padded, _pair_setup, _taper_poly, prepare_tile
 from pstm.kernels.interpolation import PAD as REF_PAD
 from pstm.kernels.interpolation import TAPS, tap_weights_fast
 
@@ -282,7 +282,14 @@ def _chunk_info(typingctx, buf):
             cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, ir.IntType(1)]),
                                                   "llvm.cttz.i16")
             first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
-            kb = builder.extract_element(kv, first)
+            # kb = kv[first] by a register permute (vpermps) of the splatted index: an extract with a
+            # variable index goes through the stack, and the reload stalls on the vector store before it
+            permvar = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vt, [vt, ir.VectorType(ir.IntType(32), CHUNK)]),
+                "llvm.x86.avx512.permvar.sf.512")
+            kb = builder.extract_element(
+                builder.call(permvar, [kv, _splat(builder, builder.zext(first, ir.IntType(32)), CHUNK)]),
+                ir.Constant(ir.IntType(32), 0))
             lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
             hi = builder.fadd(lo, ir.Constant(f32, 31.0))
             out = builder.or_(builder.fcmp_ordered("<", kv, _splat(builder, lo, CHUNK)),
@@ -560,9 +567,8 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                n_pillar_chunks, acc, cnt, acc_row):
         n_pillars = px.shape[0]
         n_times = acc_row - CHUNK
-        n_times64 = np.int64(n_times)
+        n_times32 = np.int32(n_times)
         n_blocks = blocks.shape[0] - 1
-        n_q1 = np.int64(start_tab.shape[1] - 1)
         n_samples = width - 2 * pad - 1
         f_min = np.float32(pad - 1)
         f_max = np.float32(n_samples + pad)
@@ -588,9 +594,9 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
             # 3 weight, 4 valid, 5 tap sum
             buf = np.zeros(6 * CHUNK, np.float32)
             # per-pair set-up of one (pillar, block), computed for all traces of the block in one vector pass
-            w_i0 = np.empty(max_block, np.int64)
-            w_i1 = np.empty(max_block, np.int64)
-            w_ite = np.empty(max_block, np.int64)
+            w_i0 = np.empty(max_block, np.int32)
+            w_i1 = np.empty(max_block, np.int32)
+            w_ite = np.empty(max_block, np.int32)
             w_dist = np.empty(max_block, np.float32)
             w_ds2 = np.empty(max_block, np.float32)
             w_dr2 = np.empty(max_block, np.float32)
@@ -607,33 +613,15 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                         continue
                     pu = np.uint64(p)
                     # pass 1 (vectorized over the block's traces): distance, leg lengths and the window
-                    for kk in range(np.uint64(tb1 - tb0)):
-                        tk = np.uint64(tb0) + kk
-                        mdx = mx[tk] - x0
-                        mdy = my[tk] - y0
-                        dist_k = math.sqrt(mdx * mdx + mdy * mdy)
-                        ds2_k = (sx[tk] - x0) ** 2 + (sy[tk] - y0) ** 2
-                        dr2_k = (rx[tk] - x0) ** 2 + (ry[tk] - y0) ** 2
-                        qd = np.int64(dist_k * inv_step)
-                        dm = half * (math.sqrt(ds2_k) + math.sqrt(dr2_k))
-                        q0 = min(qd, n_q1)
-                        q1 = min(np.int64(dm * inv_step), n_q1)
-                        q2 = min(qd + 1, n_q1)
-                        i0k = start_tab[pu, q0] if use_window else np.int64(0)
-                        i1k = end_tab[pu, q1] if use_window else n_times64
-                        w_i0[kk] = i0k
-                        w_i1[kk] = i1k if dist_k <= amax else i0k  # outside the aperture: an empty window
-                        w_ite[kk] = taper_tab[pu, q2] if use_window and qd + 1 <= n_q1 else n_times64
-                        w_dist[kk] = dist_k
-                        w_ds2[kk] = ds2_k
-                        w_dr2[kk] = dr2_k
+                    _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, end_tab, taper_tab,
+                                inv_step, use_window, n_times32, w_i0, w_i1, w_ite, w_dist, w_ds2, w_dr2)
                     # pass 2: the sample chunks of the pairs with a window
                     for k in range(tb1 - tb0):
-                        i0 = w_i0[k]
-                        i1 = w_i1[k]
+                        i0 = np.int64(w_i0[k])
+                        i1 = np.int64(w_i1[k])
                         if i1 <= i0:
                             continue
-                        i_taper_end = w_ite[k]
+                        i_taper_end = np.int64(w_ite[k])
                         dist = w_dist[k]
                         ds2 = w_ds2[k]
                         dr2 = w_dr2[k]
@@ -877,7 +865,7 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
                          "(pstm.kernels.numba_cpu)")
     else:
         mode, n_taps = _MODE_TABLE, _TABLE_TAPS[params.interpolation]
-    prep = prepare_tile(traces, pillars, params, np.int64)
+    prep = prepare_tile(traces, pillars, params, np.int32)
     if prep is None:
         return 0
     n_times = pillars.n_times
