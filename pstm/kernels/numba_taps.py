@@ -653,8 +653,9 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                     wt = wt * (r if use_r2 else one)
                                     ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
                                     buf[l] = fk
-                                    buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
                                     buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
+                                    if MODE != _MODE_HAT:  # one store per row: a second one keeps LLVM from vectorizing
+                                        buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
                                     if MODE == _MODE_TABLE:
                                         buf[np.uint64(CHUNK) + l] = one
                                         buf[np.uint64(2 * CHUNK) + l] = u
@@ -691,8 +692,9 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                     wt = wt * (r if use_r2 else one)
                                     ok = (t > t_min) & (t < t_hi)
                                     buf[l] = fk
-                                    buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
                                     buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
+                                    if MODE != _MODE_HAT:  # one store per row: a second one keeps LLVM from vectorizing
+                                        buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
                                     if MODE == _MODE_TABLE:
                                         buf[np.uint64(CHUNK) + l] = one
                                         buf[np.uint64(2 * CHUNK) + l] = u
