@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numba  # noqa: E402
 
 from kernel_throughput import build_workload, subset  # noqa: E402
-from pstm.kernels.common import KernelParams  # noqa: E402
+from pstm.kernels.common import KernelParams, aperture_radius, padded_trace_limits  # noqa: E402
 from pstm.kernels import numba_cpu, numba_taps  # noqa: E402
 from pstm.kernels.registry import get_kernel  # noqa: E402
 
@@ -62,6 +62,47 @@ def method_params(params: KernelParams, method: str) -> KernelParams:
     if method == "triangle":
         return replace(params, interpolation="linear", **TRIANGLE)
     return replace(params, interpolation=method)
+
+
+def triangle_half_lengths(traces, pillars, params: KernelParams, n_pairs: int = 3000, seed: int = 0) -> dict:
+    """How long the triangle filter is on this workload: the half-length L (samples) of the contributions
+    of ``n_pairs`` random (pillar, trace) pairs, and the tap count the multi-tap path reads for their
+    16-sample chunks (4, 6, 8, 16 or 32: ``2 * ceil(max L)``, at least 4), as shares.
+
+    Same rule as the reference: ``L = clip(|grad_m t| * spacing / dt, 1, cap)``, on the samples that
+    contribute (inside the aperture and the trace).
+    """
+    rng = np.random.default_rng(seed)
+    t0 = pillars.twt_s
+    t_lo, t_hi = padded_trace_limits(traces)
+    cap = params.antialias_max_half_length
+    lengths, taps = [], []
+    for _ in range(n_pairs):
+        p = rng.integers(pillars.n_pillars)
+        j = rng.integers(traces.n_traces)
+        v = pillars.vrms[p]
+        sdx, sdy = traces.source_x[j] - pillars.x[p], traces.source_y[j] - pillars.y[p]
+        rdx, rdy = traces.receiver_x[j] - pillars.x[p], traces.receiver_y[j] - pillars.y[p]
+        ts = np.sqrt((t0 / 2) ** 2 + (sdx**2 + sdy**2) / v**2)
+        tr = np.sqrt((t0 / 2) ** 2 + (rdx**2 + rdy**2) / v**2)
+        dist = np.hypot(0.5 * (sdx + rdx), 0.5 * (sdy + rdy))
+        ok = (dist <= aperture_radius(v, t0, params)) & (ts + tr > max(t_lo, 0.0)) & (ts + tr < t_hi)
+        a_s, a_r = np.maximum(ts, 1e-12) * v**2, np.maximum(tr, 1e-12) * v**2
+        length = np.clip(np.hypot(sdx / a_s + rdx / a_r, sdy / a_s + rdy / a_r)
+                         * params.antialias_trace_spacing_m / traces.dt_s, 1.0, cap)
+        lengths.append(length[ok])
+        for c in range(0, t0.size, 16):
+            inside = ok[c:c + 16]
+            if inside.any():
+                need = 2 * int(np.ceil(length[c:c + 16][inside].max()))
+                taps.append(next(n for n in (4, 6, 8, 16, 32) if need <= n))
+    lengths = np.concatenate(lengths)
+    taps = np.asarray(taps)
+    return {
+        "half_length_quantiles": {f"{q:.2f}": round(float(np.quantile(lengths, q)), 3)
+                                  for q in (0.1, 0.25, 0.5, 0.75, 0.9, 1.0)},
+        "chunk_taps_share": {str(n): round(float(np.mean(taps == n)), 3) for n in (4, 6, 8, 16, 32)},
+    }
 
 
 def _timed(fn, traces, pillars, params):
@@ -130,6 +171,7 @@ def main(argv=None):
         }
         if m == "triangle":
             rec["antialias"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in TRIANGLE.items()}
+            rec.update(triangle_half_lengths(traces, pillars, method_params(params, m)))
         if args.check:
             small = subset(traces, 300)
             from pstm.kernels.common import PillarSet
