@@ -654,7 +654,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                     ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
                                     buf[l] = fk
                                     buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
-                                    if MODE != _MODE_HAT:  # one store per row: a second one keeps LLVM from vectorizing
+                                    if MODE != _MODE_HAT:  # the triangle stores wt * 1/L below: one store per row
                                         buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
                                     if MODE == _MODE_TABLE:
                                         buf[np.uint64(CHUNK) + l] = one
@@ -693,7 +693,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                     ok = (t > t_min) & (t < t_hi)
                                     buf[l] = fk
                                     buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
-                                    if MODE != _MODE_HAT:  # one store per row: a second one keeps LLVM from vectorizing
+                                    if MODE != _MODE_HAT:  # the triangle stores wt * 1/L below: one store per row
                                         buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
                                     if MODE == _MODE_TABLE:
                                         buf[np.uint64(CHUNK) + l] = one
