@@ -82,6 +82,19 @@ def manifest_tiles(manifest_path: str) -> dict:
     return {tile: entry["hash"] for tile, entry in read_manifest(manifest_path)["tiles"].items()}
 
 
+def manifest_tile_ranks(manifest_path: str) -> dict:
+    """``{tile_id: rank}`` from a tile manifest: 0 for the tile with the least estimated work, up to n - 1.
+
+    Used as Snakemake job priorities, so that the largest tiles start first and the run does not end on
+    one large tile with the other cores idle (ties in tile id order).
+    """
+    from pstm.manifest import read_manifest, tile_work
+
+    tiles = read_manifest(manifest_path)["tiles"]
+    order = sorted(tiles, key=lambda t: (tile_work(tiles[t]), t))
+    return {tile: rank for rank, tile in enumerate(order)}
+
+
 def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict,
                        prefilter: bool = True) -> None:
     """Write the subset of traces that can reach one tile."""

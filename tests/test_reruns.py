@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from pstm.config import validate_config
+from pstm.manifest import read_manifest, tile_work
+from pstm.stages import manifest_tile_ranks
 from pstm.io.segy import write_prestack
 from pstm.synthetic import make_survey
 
@@ -32,10 +34,10 @@ def config(**grid) -> dict:
     }
 
 
-def snakemake(workdir: Path, cfg: dict, *args: str) -> str:
+def snakemake(workdir: Path, cfg: dict, *args: str, cores: int = 2) -> str:
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "snakemake", *args, "--snakefile", str(REPO / "Snakefile"), "--directory",
-           str(workdir), "--cores", "2", "--configfile", str(workdir / "config.yaml")]
+           str(workdir), "--cores", str(cores), "--configfile", str(workdir / "config.yaml")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
@@ -110,3 +112,22 @@ def test_added_traces_rerun_only_the_tiles_they_reach(base_run):
     jobs = planned(work2, config())
     assert jobs["migrate_tile"] and jobs["migrate_tile"] <= {"001_001", "001_002", "002_001", "002_002"}
     assert "002_002" in jobs["migrate_tile"] and "000_000" not in jobs["migrate_tile"]
+
+
+def test_largest_tiles_run_first(base_run):
+    """The manifest estimates each tile's work (traces reaching it x pillars) and the jobs run largest first."""
+    work, _ = base_run
+    work2 = clone(work, "order")
+    tiles = read_manifest(work2 / "results" / "index" / "tiles.json")["tiles"]
+    # 30 x 30 pillars in tiles of 12: rows and columns of 12, 12 and 6 pillars
+    sizes = {0: 12, 1: 12, 2: 6}
+    assert {t: e["n_pillars"] for t, e in tiles.items()} == {
+        f"{i:03d}_{j:03d}": sizes[i] * sizes[j] for i in range(3) for j in range(3)}
+    ranks = manifest_tile_ranks(work2 / "results" / "index" / "tiles.json")
+    largest_first = sorted(tiles, key=lambda t: -ranks[t])
+    works = [tile_work(tiles[t]) for t in largest_first]
+    assert works == sorted(works, reverse=True) and works[0] > works[-1]
+    # one core: Snakemake runs the ready migrate jobs one at a time, highest priority first
+    snakemake(work2, config(), "--forcerun", "migrate_tile", cores=1)
+    ran = sorted(tiles, key=lambda t: (work2 / "results" / "tiles" / t / "image.nc").stat().st_mtime_ns)
+    assert ran == largest_first

@@ -10,6 +10,7 @@ rule aperture_prefilter:
         migration=get_aperture_params(),
         velocity=section("velocity"),
         prefilter=SETTINGS.optimization.prefilter,
+    priority: get_tile_priority  # largest tiles first, as migrate_tile
     log:
         f"{R}/logs/aperture_prefilter/{{tile}}.log",
     benchmark:

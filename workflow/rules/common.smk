@@ -44,6 +44,13 @@ def get_tile_hash(wildcards):
     return get_tile_hashes()[wildcards.tile]
 
 
+def get_tile_priority(wildcards):
+    """Job priority of a tile's jobs: its rank by estimated work (largest first; see pstm.manifest.tile_work)."""
+    from pstm.stages import manifest_tile_ranks
+
+    return manifest_tile_ranks(checkpoints.index_traces.get().output.manifest)[wildcards.tile]
+
+
 def get_tile_images(wildcards):
     return expand(f"{R}/tiles/{{tile}}/image.nc", tile=get_tile_ids())
 

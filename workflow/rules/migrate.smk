@@ -13,6 +13,7 @@ rule migrate_tile:
         mlx=section("mlx"),
         anisotropy=section("anisotropy"),
         kernel_version=KERNEL_VERSION,  # a kernel fix reruns every tile
+    priority: get_tile_priority  # largest tiles first: the run does not end on one big tile with idle cores
     threads: 1  # tiles run side by side (workflow/profiles/default); --set-threads migrate_tile=N for N
     resources:
         mem_mb=2000,
