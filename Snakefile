@@ -2,7 +2,7 @@
 #   index_traces -> aperture_prefilter (per tile) -> migrate_tile (per tile) -> assemble -> profile
 from snakemake.utils import min_version, validate
 
-min_version("8.0")
+min_version("9.17")  # job priorities from a function (workflow/rules/common.smk)
 
 
 configfile: "config/config.yaml"

@@ -103,3 +103,11 @@ def test_rerun_has_nothing_to_do_and_kernel_change_reruns_tiles(tiny_run):
     assert proc.returncode == 0
     migrate_line = [ln for ln in out.splitlines() if ln.strip().startswith("migrate_tile")]
     assert migrate_line and int(migrate_line[0].split()[-1]) == n_tiles, out[-2000:]
+
+
+@pytest.mark.workflow
+def test_one_tile_can_be_asked_for_before_the_index_exists(tmp_path):
+    """Tile jobs' priorities come from the index manifest; before the index checkpoint has run they wait."""
+    proc = run_snakemake(tmp_path / "fresh", TINY, "-n", "results/tiles/000_000/image.nc")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "migrate_tile" in proc.stdout and "index_traces" in proc.stdout

@@ -1,5 +1,9 @@
 # Settings, paths and input functions shared by every rule.
+import functools
 import json
+import os
+
+from snakemake.exceptions import IncompleteCheckpointException
 
 import pstm
 from pstm.config import normalize, settings_from_dict
@@ -28,11 +32,22 @@ def get_truth():
     return f"{R}/synthetic/truth.json" if SETTINGS.survey.source == "synthetic" else None
 
 
+@functools.lru_cache(maxsize=4)
+def _read_tiles(manifest, mtime_ns):
+    """``({tile_id: hash}, {tile_id: rank by estimated work})`` of a manifest, read once per version of the file."""
+    from pstm.stages import manifest_tile_ranks, manifest_tiles
+
+    return manifest_tiles(manifest), manifest_tile_ranks(manifest)
+
+
+def _tiles():
+    manifest = checkpoints.index_traces.get().output.manifest
+    return _read_tiles(manifest, os.stat(manifest).st_mtime_ns)
+
+
 def get_tile_hashes():
     """``{tile_id: hash}`` from the index checkpoint's manifest."""
-    from pstm.stages import manifest_tiles
-
-    return manifest_tiles(checkpoints.index_traces.get().output.manifest)
+    return _tiles()[0]
 
 
 def get_tile_ids():
@@ -45,10 +60,15 @@ def get_tile_hash(wildcards):
 
 
 def get_tile_priority(wildcards):
-    """Job priority of a tile's jobs: its rank by estimated work (largest first; see pstm.manifest.tile_work)."""
-    from pstm.stages import manifest_tile_ranks
+    """Job priority of a tile's jobs: its rank by estimated work (largest first; see pstm.manifest.tile_work).
 
-    return manifest_tile_ranks(checkpoints.index_traces.get().output.manifest)[wildcards.tile]
+    0 until the index checkpoint has run (Snakemake re-evaluates the jobs then), e.g. when one tile's
+    image is asked for on a fresh run.
+    """
+    try:
+        return _tiles()[1].get(wildcards.tile, 0)
+    except IncompleteCheckpointException:
+        return 0
 
 
 def get_tile_images(wildcards):
