@@ -271,7 +271,7 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
     max_block = 0
     for b in range(n_blocks):
         max_block = max(max_block, blocks[b + 1] - blocks[b])
-    # One parallel region: thread c owns pillars [p_begin, p_end) and walks every block of
+    # One parallel region: chunk c owns pillars [p_begin, p_end) and walks every block of
     # traces over all of them, so a block stays in its L2 while its pillars read it.
     for c in prange(n_chunks):
         p_begin = c * n_pillars // n_chunks

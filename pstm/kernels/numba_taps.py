@@ -15,7 +15,7 @@ chunks of pillars per thread, handed out dynamically, each walking every block
 of traces (``cache_block_traces``) over its pillars; deterministic whatever the
 thread count: each pillar sums its traces in one fixed order, no atomics.  (A
 parallel loop per block of traces, as before ``numba-taps-2``, paid a barrier
-per block: the triangle filter cost 1.5x linear then, 1.25x now.)
+per block: the triangle filter cost 1.45-1.6x linear then, 1.27-1.30x now.)
 
 How it works.  For each (pillar, block of traces) one vector pass computes every
 trace's distance, leg lengths and conservative window of output samples
@@ -83,7 +83,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
-from pstm.kernels.numba_cpu import _padded, _pair_setup, _taper_poly, prepare_tile
+from pstm.kernels.numba_cpu import CHUNKS_PER_THREAD, _padded, _pair_setup, _taper_poly, prepare_tile
 from pstm.kernels.interpolation import PAD as REF_PAD
 from pstm.kernels.interpolation import TAPS, tap_weights_fast
 
@@ -94,8 +94,6 @@ _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
 #: Samples per inner chunk (the AVX-512 float32 vector width).
 CHUNK = 16
-#: Pillar chunks per thread (each chunk walks every block of traces over its pillars; handed out dynamically).
-CHUNKS_PER_THREAD = 4
 #: Rows of the tap-weight tables (minus one); linear interpolation between rows errs below 5e-7.
 TABLE_STEPS = 1024
 #: Nearest interpolation: |u - 0.5| below max(NEAREST_TIE_EPS, NEAREST_TIE_REL * n_samples) is settled in
@@ -282,14 +280,7 @@ def _chunk_info(typingctx, buf):
             cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, ir.IntType(1)]),
                                                   "llvm.cttz.i16")
             first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
-            # kb = kv[first] by a register permute (vpermps) of the splatted index: an extract with a
-            # variable index goes through the stack, and the reload stalls on the vector store before it
-            permvar = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vt, [vt, ir.VectorType(ir.IntType(32), CHUNK)]),
-                "llvm.x86.avx512.permvar.sf.512")
-            kb = builder.extract_element(
-                builder.call(permvar, [kv, _splat(builder, builder.zext(first, ir.IntType(32)), CHUNK)]),
-                ir.Constant(ir.IntType(32), 0))
+            kb = builder.extract_element(kv, first)
             lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
             hi = builder.fadd(lo, ir.Constant(f32, 31.0))
             out = builder.or_(builder.fcmp_ordered("<", kv, _splat(builder, lo, CHUNK)),
