@@ -252,6 +252,24 @@ def _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, e
         w_dr2[k] = dr2
 
 
+@njit(**_JIT)
+def _largest_block(blocks):
+    """Traces in the largest cache block (``blocks``: block starts, then the end)."""
+    largest = 0
+    for b in range(blocks.shape[0] - 1):
+        largest = max(largest, blocks[b + 1] - blocks[b])
+    return largest
+
+
+@njit(**_JIT)
+def _block_outside_aperture(bbox, b, x0, y0, amax):
+    """Whether the midpoint bounding box of block ``b`` lies wholly outside the aperture ``amax`` of (x0, y0)."""
+    zero = np.float32(0.0)
+    ddx = max(bbox[b, 0] - x0, x0 - bbox[b, 1], zero)
+    ddy = max(bbox[b, 2] - y0, y0 - bbox[b, 3], zero)
+    return ddx * ddx + ddy * ddy > amax * amax
+
+
 @njit(parallel=True, **_JIT)
 def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
              px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
@@ -268,9 +286,7 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
     g1 = np.float32(1.0) if wpow >= 1 else np.float32(0.0)
     g2 = np.float32(1.0) if wpow >= 2 else np.float32(0.0)
     n_times32 = np.int32(n_times)
-    max_block = 0
-    for b in range(n_blocks):
-        max_block = max(max_block, blocks[b + 1] - blocks[b])
+    max_block = _largest_block(blocks)
     # One parallel region: chunk c owns pillars [p_begin, p_end) and walks every block of
     # traces over all of them, so a block stays in its L2 while its pillars read it.
     for c in prange(n_chunks):
@@ -290,10 +306,7 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
                 x0 = px[p]
                 y0 = py[p]
                 amax = a_max[p]
-                # whole block outside this pillar's aperture?
-                ddx = max(bbox[b, 0] - x0, x0 - bbox[b, 1], zero)
-                ddy = max(bbox[b, 2] - y0, y0 - bbox[b, 3], zero)
-                if ddx * ddx + ddy * ddy > amax * amax:
+                if _block_outside_aperture(bbox, b, x0, y0, amax):
                     continue
                 pu = np.uint64(p)
                 # Pass 1 (vectorized over the block's traces): distance, leg lengths and the window.
@@ -334,38 +347,19 @@ def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
                     if i1 > a_end:
                         b0u = np.uint64(a_end)
                         n_b = np.uint64((i1 - a_end + CHUNK - 1) // CHUNK * CHUNK)
-                        if fast_sqrt:
-                            for ii in range(n_b):
-                                i = b0u + ii
-                                hh = h2[pu, i]
-                                ss = s2[pu, i]
-                                t = _approx_sqrt(hh + ds2 * ss) + _approx_sqrt(hh + dr2 * ss)
-                                f = min(max(t * inv_dt - f_lo, zero), f_max)
-                                k = np.uint32(f)
-                                w = f - np.float32(k)
-                                v = pairs64[tu, k]
-                                amp = _lo_f32(v) + w * _hi_f32(v)
-                                r = one / t
-                                wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
-                                ok = (t > t_min) & (t < t_hi)
-                                acc[pu, i] += amp * wt if ok else zero
-                                cnt[pu, i] += one if ok else zero
-                        else:
-                            for ii in range(n_b):
-                                i = b0u + ii
-                                hh = h2[pu, i]
-                                ss = s2[pu, i]
-                                t = math.sqrt(hh + ds2 * ss) + math.sqrt(hh + dr2 * ss)
-                                f = min(max(t * inv_dt - f_lo, zero), f_max)
-                                k = np.uint32(f)
-                                w = f - np.float32(k)
-                                v = pairs64[tu, k]
-                                amp = _lo_f32(v) + w * _hi_f32(v)
-                                r = one / t
-                                wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
-                                ok = (t > t_min) & (t < t_hi)
-                                acc[pu, i] += amp * wt if ok else zero
-                                cnt[pu, i] += one if ok else zero
+                        for ii in range(n_b):
+                            i = b0u + ii
+                            t = _dsr(h2[pu, i], s2[pu, i], ds2, dr2, fast_sqrt)
+                            f = min(max(t * inv_dt - f_lo, zero), f_max)
+                            k = np.uint32(f)
+                            w = f - np.float32(k)
+                            v = pairs64[tu, k]
+                            amp = _lo_f32(v) + w * _hi_f32(v)
+                            r = one / t
+                            wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
+                            ok = (t > t_min) & (t < t_hi)
+                            acc[pu, i] += amp * wt if ok else zero
+                            cnt[pu, i] += one if ok else zero
 
 
 # --------------------------------------------------------------------------- driver

@@ -83,7 +83,15 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
-from pstm.kernels.numba_cpu import CHUNKS_PER_THREAD, _padded, _pair_setup, _taper_poly, prepare_tile
+from pstm.kernels.numba_cpu import (
+    CHUNKS_PER_THREAD,
+    _block_outside_aperture,
+    _largest_block,
+    _padded,
+    _pair_setup,
+    _taper_poly,
+    prepare_tile,
+)
 from pstm.kernels.interpolation import PAD as REF_PAD
 from pstm.kernels.interpolation import TAPS, tap_weights_fast
 
@@ -572,9 +580,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
         row = np.uint64(2 * NT)
         use_r1 = wpow >= 1
         use_r2 = wpow >= 2
-        max_block = 0
-        for b in range(n_blocks):
-            max_block = max(max_block, blocks[b + 1] - blocks[b])
+        max_block = _largest_block(blocks)
         # One parallel region: pillar chunk pc owns pillars [p_begin, p_end) and walks every block of traces
         # over all of them (the block stays in cache while its pillars read it); chunks are handed
         # out dynamically (the driver sets a chunk size of 1).
@@ -598,9 +604,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                     x0 = px[p]
                     y0 = py[p]
                     amax = a_max[p]
-                    ddx = max(bbox[b, 0] - x0, x0 - bbox[b, 1], zero)
-                    ddy = max(bbox[b, 2] - y0, y0 - bbox[b, 3], zero)
-                    if ddx * ddx + ddy * ddy > amax * amax:
+                    if _block_outside_aperture(bbox, b, x0, y0, amax):
                         continue
                     pu = np.uint64(p)
                     # pass 1 (vectorized over the block's traces): distance, leg lengths and the window
@@ -647,10 +651,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                     buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
                                     if MODE != _MODE_HAT:  # the triangle stores wt * 1/L below: one store per row
                                         buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
-                                    if MODE == _MODE_TABLE:
-                                        buf[np.uint64(CHUNK) + l] = one
-                                        buf[np.uint64(2 * CHUNK) + l] = u
-                                    elif MODE == _MODE_NEAREST:
+                                    if MODE != _MODE_HAT:  # table and nearest reads: u only
                                         buf[np.uint64(CHUNK) + l] = one
                                         buf[np.uint64(2 * CHUNK) + l] = u
                                     else:
@@ -686,10 +687,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                     buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
                                     if MODE != _MODE_HAT:  # the triangle stores wt * 1/L below: one store per row
                                         buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
-                                    if MODE == _MODE_TABLE:
-                                        buf[np.uint64(CHUNK) + l] = one
-                                        buf[np.uint64(2 * CHUNK) + l] = u
-                                    elif MODE == _MODE_NEAREST:
+                                    if MODE != _MODE_HAT:  # table and nearest reads: u only
                                         buf[np.uint64(CHUNK) + l] = one
                                         buf[np.uint64(2 * CHUNK) + l] = u
                                     else:
