@@ -161,9 +161,12 @@ def _check_cross_fields(data: dict, source: str) -> None:
     t = data["time"]
     if t["end_ms"] is not None and t["end_ms"] <= t["start_ms"]:
         raise ConfigError(f"{source}: time.end_ms ({t['end_ms']}) must exceed time.start_ms ({t['start_ms']})")
-    from pstm.kernels.registry import check_kernel_options
+    from pstm.kernels.registry import KernelOptionError, check_kernel_options
 
-    check_kernel_options(mig["kernel"], _extended_options(data), source)
+    try:
+        check_kernel_options(mig["kernel"], _extended_options(data))
+    except KernelOptionError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _extended_options(data: dict) -> list[str]:

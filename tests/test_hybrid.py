@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("mlx.core")
 
 from conftest import TOLERANCE_F32, pillar_block, random_traces, run_kernel  # noqa: E402
-from pstm.hybrid import TileJob, backend_counts, migrate_tiles_hybrid  # noqa: E402
+from pstm.kernels.hybrid import TileJob, backend_counts, migrate_tiles_hybrid  # noqa: E402
 from pstm.kernels.common import KernelParams, PillarSet  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def test_hybrid_raises_a_worker_error():
 
 
 def test_per_tile_hybrid_kernel_matches_reference():
-    from pstm import hybrid
+    from pstm.kernels import hybrid
 
     traces, pillars = random_traces(n_traces=600, seed=31), pillar_block(7, 5, n_times=100)
     ref, ref_fold, ref_count = run_kernel("reference", traces, pillars, PARAMS)
@@ -74,5 +74,5 @@ def test_per_tile_hybrid_kernel_matches_reference():
     assert np.abs(image - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
     assert np.abs(fold - ref_fold).sum() <= 1e-5 * ref_fold.sum() + 2
     assert abs(count - ref_count) <= 1e-5 * ref_count + 2
-    used = dict(item.split(":") for item in hybrid.last_backends().split(","))
+    used = dict(item.split(":") for item in hybrid.last_path().split(","))
     assert sum(int(v) for v in used.values()) == 6 and "numba" in used

@@ -1,4 +1,4 @@
-"""The float32 multi-tap path of the numba kernel (:mod:`pstm.kernels.numba_taps`): parity with the reference.
+"""The float32 multi-tap path of the numba kernel (:mod:`pstm.kernels.numba_kernel.taps`): parity with the reference.
 
 Every interpolation method other than linear, and triangle anti-aliasing, on odd
 tile shapes, within 1e-4 of max|image| of the float64 reference; the dispatch
@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import TAP_CASES, TOLERANCE_F32, pillar_block, random_traces, run_kernel
+from conftest import TAP_CASES, TOLERANCE_F32, assert_matches_reference, pillar_block, random_traces, run_kernel
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 
 pytest.importorskip("numba")
 
-from pstm.kernels import numba_kernel, numba_taps  # noqa: E402
+from pstm.kernels import numba_kernel  # noqa: E402
+from pstm.kernels.numba_kernel import taps as numba_taps  # noqa: E402
+from pstm.kernels.numba_kernel.target import compile_target  # noqa: E402
 
 
 METHODS = {
@@ -27,10 +29,10 @@ METHODS = {
 }
 
 
-def _run_taps(traces, pillars, params):
+def _run_taps(traces, pillars, params, permute=None):
     image = np.zeros((pillars.n_pillars, pillars.n_times), np.float32)
     fold = np.zeros_like(image)
-    count = numba_taps.migrate(traces, pillars, params, image, fold)
+    count = numba_taps.migrate(traces, pillars, params, image, fold, permute=permute)
     return image.astype(np.float64), fold.astype(np.float64), count
 
 
@@ -48,9 +50,8 @@ def test_parity_with_reference_on_odd_tiles(traces, method, shape):
     ref, ref_fold, ref_count = run_kernel("reference", traces, pillars, params)
     img, fold, count = run_kernel("numba", traces, pillars, params)
     assert ref_count > 0
-    scale = np.abs(ref).max()
-    assert np.abs(img - ref).max() <= TOLERANCE_F32 * scale
     # Contribution counts agree except where a traveltime sits within rounding of a trace edge.
+    assert_matches_reference(img, ref, fold, ref_fold)
     assert np.abs(fold - ref_fold).sum() <= 1e-5 * ref_fold.sum() + 2
     assert abs(count - ref_count) <= 1e-5 * ref_count + 2
 
@@ -173,16 +174,31 @@ def test_coarse_output_sampling_takes_the_per_contribution_reads(method):
     assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("method", ["nearest", "lanczos3", "sinc16", "triangle"])
-def test_portable_reads_without_register_permutes(monkeypatch, method):
-    """The path without AVX-512 (one vector dot product per contribution) gives the same image."""
+AVX512 = compile_target().avx512
+NO_AVX512 = f"numba compiles for {compile_target().cpu!r} ({compile_target().instruction_set}), not AVX-512"
+
+
+@pytest.mark.parametrize("method", sorted(TAP_CASES))
+@pytest.mark.parametrize("permute", [False, pytest.param(True, marks=pytest.mark.skipif(not AVX512,
+                                                                                       reason=NO_AVX512))],
+                         ids=["portable-reads", "avx512-permute-reads"])
+def test_each_read_matches_the_reference(method, permute):
+    """Both reads, the portable one (every target) and the AVX-512 register permutes, give the reference image."""
     traces = random_traces(n_traces=400, seed=13)
     pillars = pillar_block(3, 3)
     params = KernelParams(aperture_max_m=1000.0, **METHODS[method])
     ref, _, _ = run_kernel("reference", traces, pillars, params)
-    monkeypatch.setattr(numba_taps, "USE_PERMUTE", False)
-    img, _, _ = _run_taps(traces, pillars, params)
+    img, _, _ = _run_taps(traces, pillars, params, permute=permute)
     assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
+
+
+@pytest.mark.skipif(AVX512, reason="the target has AVX-512: the permute reads are allowed")
+def test_permute_reads_refused_without_avx512():
+    traces = random_traces(n_traces=20)
+    pillars = pillar_block(1, 1)
+    image = np.zeros((1, pillars.n_times), np.float32)
+    with pytest.raises(ValueError, match="AVX-512"):
+        numba_taps.migrate(traces, pillars, KernelParams(interpolation="sinc8"), image, image.copy(), permute=True)
 
 
 def test_plain_linear_is_not_this_path():

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class KernelUnavailable(RuntimeError):
+    """The chosen kernel cannot run here (a missing module, device or instruction set)."""
+
+
+class KernelOptionError(ValueError):
+    """A kernel cannot honour an imaging option that the settings switch on."""
+
+
 @dataclass(frozen=True)
 class TraceGather:
     """Prestack traces handed to a kernel.

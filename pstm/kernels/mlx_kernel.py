@@ -62,6 +62,7 @@ import numpy as np
 
 from pstm.kernels.common import (
     KernelParams,
+    KernelUnavailable,
     PillarSet,
     TraceGather,
     aperture_radius,
@@ -137,8 +138,6 @@ def choose_path(device: str, info: dict) -> str:
     if info.get("cuda"):
         return PATH_CUDA
     if device == "gpu":
-        from pstm.kernels.registry import KernelUnavailable
-
         raise KernelUnavailable(
             "mlx kernel: mlx_device 'gpu' was asked for but MLX reports no GPU here "
             "(mx.metal.is_available() and mx.cuda.is_available() are both false); "
@@ -589,7 +588,7 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     ``image`` and ``fold`` are (n_pillars, n_times) arrays of float32 or float64
     (accumulated in float32 per call, then added).  Raises ``ValueError`` for
     options this kernel cannot honour and
-    :class:`pstm.kernels.registry.KernelUnavailable` for ``mlx_device='gpu'``
+    :class:`pstm.kernels.common.KernelUnavailable` for ``mlx_device='gpu'``
     without a GPU.  The path taken is given by :func:`last_path`.
     """
     check_options(params)

@@ -12,9 +12,10 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
+from pstm.kernels.common import KernelOptionError, KernelUnavailable
 
-class KernelUnavailable(RuntimeError):
-    """The chosen kernel cannot run here (a missing module or device)."""
+__all__ = ["KERNELS", "KernelOptionError", "KernelSpec", "KernelUnavailable", "available_kernels",
+           "check_kernel_options", "get_kernel", "kernel_path", "kernel_version"]
 
 
 @dataclass(frozen=True)
@@ -52,26 +53,18 @@ KERNELS: dict[str, KernelSpec] = {
     "numba": KernelSpec("numba", "pstm.kernels.numba_kernel", "numba, parallel over pillars (float32 fast path)",
                         ALL_FEATURES),
     "mlx": KernelSpec("mlx", "pstm.kernels.mlx_kernel", "MLX, float32, batched; custom kernels on Metal and CUDA"),
-    "hybrid": KernelSpec("hybrid", "pstm.hybrid",
+    "hybrid": KernelSpec("hybrid", "pstm.kernels.hybrid",
                          "numba on CPU threads and mlx side by side, taking blocks of pillars from one queue"),
 }
 
 
 def kernel_path(name: str) -> str:
-    """Which path of kernel ``name`` ran the latest call in this thread (for provenance), or ``name``."""
-    if name == "mlx":
-        from pstm.kernels import mlx_kernel
+    """Which path of kernel ``name`` ran the latest call in this thread (for provenance), or ``name``.
 
-        return mlx_kernel.last_path() or name
-    if name == "hybrid":
-        from pstm import hybrid
-
-        return hybrid.last_backends() or name
-    if name == "numba":
-        from pstm.kernels import numba_kernel
-
-        return getattr(numba_kernel, "last_path", lambda: name)()
-    return name
+    A kernel module that has more than one path says which by a ``last_path()`` function.
+    """
+    last_path = getattr(importlib.import_module(_spec(name).module), "last_path", None)
+    return (last_path() if last_path is not None else None) or name
 
 
 def available_kernels() -> list[str]:
@@ -90,16 +83,18 @@ def _unsupported(spec: KernelSpec, used: list[str]) -> list[str]:
     return [u for u in used if u.split("=")[0] not in spec.features]
 
 
-def check_kernel_options(name: str, used: list[str], source: str = "config") -> None:
-    """Raise a ConfigError when kernel ``name`` cannot honour an option in ``used``."""
-    from pstm.config import ConfigError
+def check_kernel_options(name: str, used: list[str]) -> None:
+    """Raise :class:`KernelOptionError` when kernel ``name`` cannot honour an option in ``used``.
 
+    ``used`` names options as :meth:`pstm.kernels.common.KernelParams.extended_features` does.  An unknown
+    kernel name is :class:`KernelUnavailable`.
+    """
     spec = _spec(name)
     missing = _unsupported(spec, used)
     if missing:
         offers = ", ".join(sorted(spec.features)) or "none of the extended options"
-        raise ConfigError(f"{source}: kernel {name!r} cannot honour {', '.join(missing)} (it offers {offers}); "
-                          "switch the option off or choose kernel 'numba' or 'reference'")
+        raise KernelOptionError(f"kernel {name!r} cannot honour {', '.join(missing)} (it offers {offers}); "
+                                "switch the option off or choose kernel 'numba' or 'reference'")
 
 
 def get_kernel(name: str) -> Callable:
@@ -118,7 +113,7 @@ def get_kernel(name: str) -> Callable:
     def migrate(traces, pillars, params, image, fold):
         missing = _unsupported(spec, params.extended_features(pillars))
         if missing:
-            raise ValueError(f"kernel {name!r} cannot honour {', '.join(missing)}; switch it off or choose "
+            raise KernelOptionError(f"kernel {name!r} cannot honour {', '.join(missing)}; switch it off or choose "
                              "kernel 'numba' or 'reference'")
         return inner(traces, pillars, params, image, fold)
 

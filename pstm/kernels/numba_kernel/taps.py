@@ -6,7 +6,7 @@ taper, spreading and obliquity switchable; fold counts), computed in float32
 with float32 accumulation per pillar, for
 
 * ``interpolation`` = nearest, cubic, lanczos3, sinc8, sinc16 (linear without
-  anti-aliasing belongs to :mod:`pstm.kernels.numba_cpu`), and
+  anti-aliasing belongs to :mod:`pstm.kernels.numba_kernel.linear`), and
 * ``antialias = triangle`` (any interpolation setting: the reference reads the
   trace through the triangle filter then, whatever the interpolation).
 
@@ -26,22 +26,20 @@ window is walked in chunks of 16 samples (the AVX-512 float32 width):
    padded fractional sample ``f`` split into ``k = floor(f)`` and ``u``,
    validity, and the weight (taper, spreading, obliquity; 0 when invalid);
    for triangle anti-aliasing also ``1/L``.
-2. *Phase 2*, the reads.  On AVX-512 (:data:`USE_PERMUTE`), when every valid
-   lane's sample lies within 32 samples of the first valid lane's (nearly
-   always: the traveltime advances at most about one input sample per output
-   sample), each tap of the 16 lanes is one ``vpermt2ps`` of two registers
-   loaded contiguously from the zero-padded trace: no gathers.  Tap weights
-   are computed for the 16 lanes at once: per-tap polynomials in ``u``
-   (cubic exactly; lanczos3, sinc8, sinc16 by Chebyshev fits, error below
-   5e-7 of a weight) or the triangle's hat weights.  Otherwise (no AVX-512, or
-   a chunk whose reads spread wider), one contribution at a time, vectorized
-   over its taps: a contiguous load of the amplitudes times a row of a weight
-   table of :data:`TABLE_STEPS` + 1 rows read with linear interpolation
-   between rows (error below 5e-7), or of hat weights.  Both written as LLVM
-   vector IR (numba intrinsics), so LLVM cannot turn them into gathers.
+2. *Phase 2*, the reads.  Portable (every target): one contribution at a
+   time, vectorized over its taps: a contiguous load of the amplitudes times
+   a row of a weight table of :data:`TABLE_STEPS` + 1 rows read with linear
+   interpolation between rows (error below 5e-7), or of hat weights, written
+   as generic LLVM vector IR (:mod:`pstm.kernels.numba_kernel.vector_ir`), so
+   LLVM cannot turn them into gathers.  On a target with AVX-512, chunks whose
+   valid lanes read within a 32-sample window take the register-permute reads
+   of :mod:`pstm.kernels.numba_kernel.taps_avx512` instead (16 lanes at once,
+   no gathers).  Which of the two is compiled is a constant of each kernel
+   (``permute`` in :func:`_make_kernel`), chosen from the compile target, never
+   a run-time flag: no other target ever compiles an AVX-512 intrinsic.
 3. *Phase 3*, vectorized: ``image += sum * weight``, ``fold += valid``.
 
-One kernel is compiled per mode, tap count and method (closure constants), so
+One kernel is compiled per mode, tap count, method and read (closure constants), so
 every tap loop has a constant trip count.  Triangle reads pick 4, 6, 8, 16 or 32
 taps per chunk, the fewest that cover the chunk's largest half-length.
 
@@ -79,11 +77,14 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange
-from numba.core import cgutils, types
+from numba.core import types
 from numba.extending import intrinsic
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
-from pstm.kernels.numba_cpu import (
+from pstm.kernels.interpolation import PAD as REF_PAD
+from pstm.kernels.interpolation import TAPS, tap_weights_fast
+from pstm.kernels.numba_kernel import taps_avx512 as avx512
+from pstm.kernels.numba_kernel.linear import (
     CHUNKS_PER_THREAD,
     _block_outside_aperture,
     _largest_block,
@@ -92,8 +93,8 @@ from pstm.kernels.numba_cpu import (
     _taper_poly,
     prepare_tile,
 )
-from pstm.kernels.interpolation import PAD as REF_PAD
-from pstm.kernels.interpolation import TAPS, tap_weights_fast
+from pstm.kernels.numba_kernel.target import compile_target
+from pstm.kernels.numba_kernel.vector_ir import is_f32_array, load_vec, reduce_add, splat, vec_intrinsic
 
 #: Bumped whenever the numerical behaviour of this path changes (reruns tiles).
 KERNEL_VERSION = "numba-taps-2"
@@ -143,56 +144,21 @@ def _pad_rows(amplitudes, index, pad, out):
 # vectorizes the loop over contributions instead, with one gather per tap.  Generic
 # LLVM vectors: lowered to AVX-512, AVX2 or SSE, whichever the CPU has.
 
-def _vec_intrinsic(builder, name, n, n_args):
-    """Declaration of the overloaded LLVM intrinsic ``name`` on <n x float>, e.g. llvm.fma.v8f32."""
-    vt = ir.VectorType(ir.FloatType(), n)
-    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt] * n_args), f"{name}.v{n}f32")
-
-
-def _splat(builder, value, n):
-    vt = ir.VectorType(value.type, n)
-    v = builder.insert_element(ir.Constant(vt, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
-    return builder.shuffle_vector(v, ir.Constant(vt, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), n),
-                                                                                  [0] * n))
-
-
-def _load_vec(context, builder, arrty, arr, offset, n):
-    data = context.make_array(arrty)(context, builder, arr).data
-    ptr = builder.gep(data, [offset])
-    return builder.load(builder.bitcast(ptr, ir.VectorType(ir.FloatType(), n).as_pointer()), align=4)
-
-
-def _reduce_add(builder, v, n):
-    """Sum of the n lanes of v by halving (a fixed order, so deterministic)."""
-    while n > 1:
-        h = n // 2
-        i32 = ir.IntType(32)
-        lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, h), list(range(h))))
-        hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, h), list(range(h, n))))
-        v = builder.fadd(lo, hi)
-        n = h
-    return builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
-
-
-def _is_f32_array(a):
-    return isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == 1
-
-
 @intrinsic(prefer_literal=True)
 def _dot_table(typingctx, amp, off, table, toff, r, nt):
     """sum_m amp[off + m] * (table[toff + m] + r * table[toff + nt + m]), m < nt (nt a literal)."""
-    if not (isinstance(nt, types.IntegerLiteral) and _is_f32_array(amp) and _is_f32_array(table)):
+    if not (isinstance(nt, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(table)):
         return None
     n = nt.literal_value
 
     def codegen(context, builder, sig, args):
-        a = _load_vec(context, builder, sig.args[0], args[0], args[1], n)
-        w0 = _load_vec(context, builder, sig.args[2], args[2], args[3], n)
+        a = load_vec(context, builder, sig.args[0], args[0], args[1], n)
+        w0 = load_vec(context, builder, sig.args[2], args[2], args[3], n)
         toff2 = builder.add(args[3], ir.Constant(args[3].type, n))
-        dw = _load_vec(context, builder, sig.args[2], args[2], toff2, n)
-        fma = _vec_intrinsic(builder, "llvm.fma", n, 3)
-        w = builder.call(fma, [dw, _splat(builder, args[4], n), w0])
-        return _reduce_add(builder, builder.fmul(a, w), n)
+        dw = load_vec(context, builder, sig.args[2], args[2], toff2, n)
+        fma = vec_intrinsic(builder, "llvm.fmuladd", n, 3)
+        w = builder.call(fma, [dw, splat(builder, args[4], n), w0])
+        return reduce_add(builder, builder.fmul(a, w), n)
 
     return types.float32(amp, off, table, toff, types.float32, nt), codegen
 
@@ -200,326 +166,36 @@ def _dot_table(typingctx, amp, off, table, toff, r, nt):
 @intrinsic(prefer_literal=True)
 def _dot_hat(typingctx, amp, off, u, inv_l, nt):
     """sum_m amp[off + m] * max(0, 1 - |m - (nt/2 - 1) - u| * inv_l), m < nt (nt a literal)."""
-    if not (isinstance(nt, types.IntegerLiteral) and _is_f32_array(amp)):
+    if not (isinstance(nt, types.IntegerLiteral) and is_f32_array(amp)):
         return None
     n = nt.literal_value
 
     def codegen(context, builder, sig, args):
         f32 = ir.FloatType()
         vt = ir.VectorType(f32, n)
-        a = _load_vec(context, builder, sig.args[0], args[0], args[1], n)
+        a = load_vec(context, builder, sig.args[0], args[0], args[1], n)
         c = ir.Constant(vt, [float(m - (n // 2 - 1)) for m in range(n)])
-        d = builder.fsub(c, _splat(builder, args[2], n))
-        fabs = _vec_intrinsic(builder, "llvm.fabs", n, 1)
+        d = builder.fsub(c, splat(builder, args[2], n))
+        fabs = vec_intrinsic(builder, "llvm.fabs", n, 1)
         d = builder.call(fabs, [d])
-        fma = _vec_intrinsic(builder, "llvm.fma", n, 3)
-        w = builder.call(fma, [builder.fsub(ir.Constant(vt, [0.0] * n), d), _splat(builder, args[3], n),
+        fma = vec_intrinsic(builder, "llvm.fmuladd", n, 3)
+        w = builder.call(fma, [builder.fsub(ir.Constant(vt, [0.0] * n), d), splat(builder, args[3], n),
                                ir.Constant(vt, [1.0] * n)])
         zero = ir.Constant(vt, [0.0] * n)
         w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)
-        return _reduce_add(builder, builder.fmul(a, w), n)
+        return reduce_add(builder, builder.fmul(a, w), n)
 
     return types.float32(amp, off, types.float32, types.float32, nt), codegen
 
 
-def _host_has_avx512() -> bool:
-    """Whether numba compiles for a CPU with AVX-512F (the register-permute reads need it)."""
-    if numba.config.CPU_NAME or numba.config.CPU_FEATURES:
-        return "+avx512f" in (numba.config.CPU_FEATURES or "")
-    try:
-        import llvmlite.binding as llb
-
-        return bool(llb.get_host_cpu_features().get("avx512f"))
-    except Exception:  # pragma: no cover - unusual llvmlite builds
-        return False
-
-
-#: Register-permute reads of the triangle filter (AVX-512 vpermt2ps); otherwise one vector dot per contribution.
-USE_PERMUTE = _host_has_avx512()
-
-
-#: Window margin of the register-permute reads: lanes may start this many samples before the first valid lane.
-PERM_MARGIN = 4
 #: Zeros before the first and after the last padded trace (covers every window of the permute reads).
 SLACK = 64
-
-
-def _tree_sum(builder, values):
-    """Pairwise sum of a list of vectors (short dependency chains)."""
-    while len(values) > 1:
-        nxt = [builder.fadd(values[j], values[j + 1]) for j in range(0, len(values) - 1, 2)]
-        if len(values) % 2:
-            nxt.append(values[-1])
-        values = nxt
-    return values[0]
-
-
-@intrinsic
-def _chunk_info(typingctx, buf):
-    """Where the valid lanes of a chunk read, from vector masks (no reductions over floats).
-
-    Returns -1 when no lane is valid; -2 when some valid lane's sample ``k`` lies outside
-    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (the
-    caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
-    cover every valid lane's half-length L (``2 * ceil(L) <= n``).
-    """
-    if not _is_f32_array(buf):
-        return None
-
-    def codegen(context, builder, sig, args):
-        f32 = ir.FloatType()
-        i16 = ir.IntType(16)
-        i64 = ir.IntType(64)
-        vt = ir.VectorType(f32, CHUNK)
-        barr = context.make_array(sig.args[0])(context, builder, args[0]).data
-
-        def load(r):
-            return builder.load(builder.bitcast(builder.gep(barr, [ir.Constant(i64, r)]), vt.as_pointer()), align=4)
-
-        def bits(mask):
-            return builder.bitcast(mask, i16)
-
-        kv = load(0)
-        il = load(CHUNK)
-        valid = builder.fcmp_ordered(">", load(4 * CHUNK), ir.Constant(vt, [0.5] * CHUNK))
-        vbits = bits(valid)
-        result = cgutils.alloca_once_value(builder, ir.Constant(i64, -1))
-        with builder.if_then(builder.icmp_unsigned("!=", vbits, ir.Constant(i16, 0))):
-            cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, ir.IntType(1)]),
-                                                  "llvm.cttz.i16")
-            first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
-            kb = builder.extract_element(kv, first)
-            lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
-            hi = builder.fadd(lo, ir.Constant(f32, 31.0))
-            out = builder.or_(builder.fcmp_ordered("<", kv, _splat(builder, lo, CHUNK)),
-                              builder.fcmp_ordered(">", kv, _splat(builder, hi, CHUNK)))
-            bad = builder.and_(bits(out), vbits)
-            cls = ir.Constant(i64, 32)
-            for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)):
-                small = builder.fcmp_ordered(">=", il, ir.Constant(vt, [limit] * CHUNK))
-                fits = builder.icmp_unsigned("==", builder.and_(bits(small), vbits), vbits)
-                cls = builder.select(fits, ir.Constant(i64, c), cls)
-            code = builder.add(builder.mul(builder.fptosi(kb, i64), ir.Constant(i64, 64)), cls)
-            builder.store(builder.select(builder.icmp_unsigned("!=", bad, ir.Constant(i16, 0)),
-                                         ir.Constant(i64, -2), code), result)
-        return builder.load(result)
-
-    return types.int64(buf), codegen
-
-
-@intrinsic(prefer_literal=True)
-def _hat_chunk_perm(typingctx, amp, wstart, buf, kbase, nt):
-    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
-
-    Lane l (``k_l = buf[l]``, ``1/L = buf[16 + l]``, ``u_l = buf[32 + l]``) reads its tap m, m < nt, at
-    sample ``k_l - (nt/2 - 1) + m``: element ``k_l - kbase`` of the 32-sample window
-    ``amp[wstart + m : wstart + m + 32]`` (``wstart`` = ``kbase - (nt/2 - 1)`` in the trace), so every
-    tap is a permute of two registers loaded contiguously; the caller guarantees
-    ``0 <= k_l - kbase < 32`` for every valid lane (others read garbage with weight 0).  Writes the 16
-    sums to ``buf[80:96]``.
-    """
-    if not (isinstance(nt, types.IntegerLiteral) and _is_f32_array(amp) and _is_f32_array(buf)):
-        return None
-    n = nt.literal_value
-
-    def codegen(context, builder, sig, args):
-        f32 = ir.FloatType()
-        i32 = ir.IntType(32)
-        i64 = ir.IntType(64)
-        vt = ir.VectorType(f32, CHUNK)
-        it = ir.VectorType(i32, CHUNK)
-        barr = context.make_array(sig.args[2])(context, builder, args[2]).data
-
-        def row(r):
-            ptr = builder.gep(barr, [ir.Constant(i64, r * CHUNK)])
-            return builder.load(builder.bitcast(ptr, vt.as_pointer()), align=4)
-
-        kb = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
-        idx = builder.sub(builder.fptosi(row(0), it), _splat(builder, kb, CHUNK))
-        inv_l = row(1)
-        u = row(2)
-        perm = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
-                                              "llvm.x86.avx512.vpermi2var.ps.512")
-        fma = _vec_intrinsic(builder, "llvm.fma", CHUNK, 3)
-        zero = ir.Constant(vt, [0.0] * CHUNK)
-        ones = ir.Constant(vt, [1.0] * CHUNK)
-        u_il = builder.fmul(u, inv_l)
-        left = builder.fsub(ones, u_il)   # weight of a tap at offset c <= 0 from k: (1 - u/L) + c/L
-        right = builder.fadd(ones, u_il)  # offset c >= 1: (1 + u/L) - c/L
-        products = []
-        for m in range(n):
-            c = m - (n // 2 - 1)
-            off = builder.add(args[1], ir.Constant(args[1].type, m))
-            w0 = _load_vec(context, builder, sig.args[0], args[0], off, CHUNK)
-            w1 = _load_vec(context, builder, sig.args[0], args[0], builder.add(off, ir.Constant(args[1].type, CHUNK)),
-                           CHUNK)
-            a = builder.call(perm, [w0, idx, w1])
-            w = builder.call(fma, [ir.Constant(vt, [float(c)] * CHUNK), inv_l, left]) if c <= 0 else \
-                builder.call(fma, [ir.Constant(vt, [float(-c)] * CHUNK), inv_l, right])
-            w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)  # max(w, 0): one vmaxps
-            products.append(builder.fmul(a, w))
-        ptr = builder.gep(barr, [ir.Constant(i64, 5 * CHUNK)])
-        builder.store(_tree_sum(builder, products), builder.bitcast(ptr, vt.as_pointer()), align=4)
-        return context.get_dummy_value()
-
-    return types.none(amp, wstart, buf, kbase, nt), codegen
-
-
-#: Polynomial degree per method for the register-permute reads (error below 5e-7 of a weight in float32).
-POLY_DEGREE = {"cubic": 3, "lanczos3": 9, "sinc8": 9, "sinc16": 7}
-#: Integer codes of the table methods inside compiled kernels.
-POLY_CODES = {name: code for code, name in enumerate(POLY_DEGREE)}
-
-
-def _poly_coefficients(method: str) -> list:
-    """Per tap (the method's own taps), power-series coefficients in x = 2u - 1, ascending, as floats.
-
-    A Chebyshev least-squares fit of the tap weights on [0, 1) (the cubic is exact).
-    """
-    from numpy.polynomial import chebyshev
-
-    u = np.linspace(0.0, 1.0, 8001)
-    u[-1] = 1.0 - 1e-12
-    w = tap_weights_fast(method, u)
-    deg = POLY_DEGREE[method]
-    return [[float(np.float32(c)) for c in chebyshev.cheb2poly(chebyshev.chebfit(2.0 * u - 1.0, w[k], deg))]
-            for k in range(w.shape[0])]
-
-
-class _LazyPolynomials(dict):
-    """``{code: coefficients}`` fitted on first use (only compilation needs them; cached kernels do not)."""
-
-    def __missing__(self, code):
-        name = next(n for n, c in POLY_CODES.items() if c == code)
-        self[code] = _poly_coefficients(name)
-        return self[code]
-
-
-_POLY = _LazyPolynomials()
-
-
-@intrinsic(prefer_literal=True)
-def _poly_chunk_perm(typingctx, amp, wstart, buf, kbase, code):
-    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (AVX-512 ``vpermt2ps``).
-
-    Like :func:`_hat_chunk_perm`, with the method's own taps (``n`` of them, tap m at sample
-    ``k_l - (n/2 - 1) + m``) and weights from per-tap polynomials in ``x = 2 u - 1`` (``u_l = buf[32 + l]``),
-    evaluated for the 16 lanes at once, split into even and odd parts so that each pair of mirror taps
-    costs one polynomial.  Writes the 16 sums to ``buf[80:96]``.
-    """
-    if not (isinstance(code, types.IntegerLiteral) and _is_f32_array(amp) and _is_f32_array(buf)):
-        return None
-    coeffs = _POLY[code.literal_value]
-    n = len(coeffs)
-
-    def codegen(context, builder, sig, args):
-        f32 = ir.FloatType()
-        i32 = ir.IntType(32)
-        i64 = ir.IntType(64)
-        vt = ir.VectorType(f32, CHUNK)
-        it = ir.VectorType(i32, CHUNK)
-        barr = context.make_array(sig.args[2])(context, builder, args[2]).data
-
-        def row(r):
-            ptr = builder.gep(barr, [ir.Constant(i64, r * CHUNK)])
-            return builder.load(builder.bitcast(ptr, vt.as_pointer()), align=4)
-
-        def const(v):
-            return ir.Constant(vt, [v] * CHUNK)
-
-        kb = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
-        idx = builder.sub(builder.fptosi(row(0), it), _splat(builder, kb, CHUNK))
-        x = builder.fsub(builder.fmul(row(2), const(2.0)), const(1.0))
-        perm = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
-                                              "llvm.x86.avx512.vpermi2var.ps.512")
-        fma = _vec_intrinsic(builder, "llvm.fma", CHUNK, 3)
-        x2 = builder.fmul(x, x)
-
-        def horner(cs):
-            acc = const(cs[-1])
-            for cc in cs[-2::-1]:
-                acc = builder.call(fma, [acc, x2, const(cc)])
-            return acc
-
-        def tap(m):
-            off = builder.add(args[1], ir.Constant(args[1].type, m))
-            w0 = _load_vec(context, builder, sig.args[0], args[0], off, CHUNK)
-            w1 = _load_vec(context, builder, sig.args[0], args[0], builder.add(off, ir.Constant(args[1].type, CHUNK)),
-                           CHUNK)
-            return builder.call(perm, [w0, idx, w1])
-
-        # The kernels are symmetric: tap n-1-m at u weighs what tap m weighs at 1 - u, i.e. at -x.  So
-        # with P_m(x) = E(x^2) + x O(x^2), tap m gets E + x O and tap n-1-m gets E - x O.
-        products = []
-        for m in range(n // 2):
-            c = coeffs[m]
-            even = horner(c[0::2])
-            odd = builder.fmul(x, horner(c[1::2]))
-            products.append(builder.fmul(tap(m), builder.fadd(even, odd)))
-            products.append(builder.fmul(tap(n - 1 - m), builder.fsub(even, odd)))
-        ptr = builder.gep(barr, [ir.Constant(i64, 5 * CHUNK)])
-        builder.store(_tree_sum(builder, products), builder.bitcast(ptr, vt.as_pointer()), align=4)
-        return context.get_dummy_value()
-
-    return types.none(amp, wstart, buf, kbase, code), codegen
-
-
-@intrinsic
-def _nearest_chunk_perm(typingctx, amp, wstart, buf, kbase, eps):
-    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
-
-    Lane l takes sample ``k_l`` or ``k_l + 1`` (``u_l >= 0.5``): element ``k_l - kbase`` of the windows
-    ``amp[wstart:wstart + 32]`` and ``amp[wstart + 1:wstart + 33]`` (``wstart`` = ``kbase`` in the trace).
-    Returns 1, writing nothing, when a valid lane has ``|u - 0.5| < eps`` (the caller settles
-    those in float64); else writes the 16 values to ``buf[80:96]`` and returns 0.
-    """
-    if not (_is_f32_array(amp) and _is_f32_array(buf)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        f32 = ir.FloatType()
-        i32 = ir.IntType(32)
-        i64 = ir.IntType(64)
-        vt = ir.VectorType(f32, CHUNK)
-        it = ir.VectorType(i32, CHUNK)
-        barr = context.make_array(sig.args[2])(context, builder, args[2]).data
-
-        def row(r):
-            ptr = builder.gep(barr, [ir.Constant(i64, r * CHUNK)])
-            return builder.load(builder.bitcast(ptr, vt.as_pointer()), align=4)
-
-        u = row(2)
-        valid = builder.fcmp_ordered(">", row(4), ir.Constant(vt, [0.5] * CHUNK))
-        fabs = _vec_intrinsic(builder, "llvm.fabs", CHUNK, 1)
-        tie = builder.fcmp_ordered("<", builder.call(fabs, [builder.fsub(u, ir.Constant(vt, [0.5] * CHUNK))]),
-                                   _splat(builder, args[4], CHUNK))
-        ties = builder.bitcast(builder.and_(tie, valid), ir.IntType(16))
-        result = cgutils.alloca_once_value(builder, ir.Constant(i64, 1))
-        with builder.if_then(builder.icmp_unsigned("==", ties, ir.Constant(ir.IntType(16), 0))):
-            kb = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
-            idx = builder.sub(builder.fptosi(row(0), it), _splat(builder, kb, CHUNK))
-            perm = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
-                                                  "llvm.x86.avx512.vpermi2var.ps.512")
-            vals = []
-            for m in range(2):
-                off = builder.add(args[1], ir.Constant(args[1].type, m))
-                w0 = _load_vec(context, builder, sig.args[0], args[0], off, CHUNK)
-                w1 = _load_vec(context, builder, sig.args[0], args[0],
-                               builder.add(off, ir.Constant(args[1].type, CHUNK)), CHUNK)
-                vals.append(builder.call(perm, [w0, idx, w1]))
-            up = builder.fcmp_ordered(">=", u, ir.Constant(vt, [0.5] * CHUNK))
-            ptr = builder.gep(barr, [ir.Constant(i64, 5 * CHUNK)])
-            builder.store(builder.select(up, vals[1], vals[0]), builder.bitcast(ptr, vt.as_pointer()), align=4)
-            builder.store(ir.Constant(i64, 0), result)
-        return builder.load(result)
-
-    return types.int64(amp, wstart, buf, kbase, types.float32), codegen
 
 
 @intrinsic
 def _accumulate(typingctx, acc, cnt, off, buf):
     """acc[off:off+16] += buf[80:96] * buf[48:64]; cnt[off:off+16] += buf[64:80] (explicit vectors)."""
-    if not (_is_f32_array(acc) and _is_f32_array(cnt) and _is_f32_array(buf)):
+    if not (is_f32_array(acc) and is_f32_array(cnt) and is_f32_array(buf)):
         return None
 
     def codegen(context, builder, sig, args):
@@ -534,7 +210,7 @@ def _accumulate(typingctx, acc, cnt, off, buf):
         w = builder.load(ptr(3, ir.Constant(i64, 3 * CHUNK)), align=4)
         ok = builder.load(ptr(3, ir.Constant(i64, 4 * CHUNK)), align=4)
         pa = ptr(0, args[2])
-        fma = _vec_intrinsic(builder, "llvm.fma", CHUNK, 3)
+        fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
         builder.store(builder.call(fma, [s, w, builder.load(pa, align=4)]), pa, align=4)
         pc = ptr(1, args[2])
         builder.store(builder.fadd(builder.load(pc, align=4), ok), pc, align=4)
@@ -548,12 +224,14 @@ def _accumulate(typingctx, acc, cnt, off, buf):
 _KERNELS: dict = {}
 
 
-def _make_kernel(mode: int, n_taps: int, pcode: int):
-    """Compile-time specialized kernel: ``mode`` (table, nearest, hat), ``n_taps`` and, for table methods,
-    the polynomial code ``pcode`` are closure constants."""
+def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
+    """Compile-time specialized kernel: ``mode`` (table, nearest, hat), ``n_taps``, for table methods the
+    polynomial code ``pcode``, and ``permute`` (compile the AVX-512 register-permute reads) are closure
+    constants, so the kernel for one target holds no code of another's instruction set."""
     MODE = mode
     PCODE = pcode
-    PH1 = (len(_POLY[pcode]) // 2 - 1) if pcode >= 0 else 0  # first polynomial tap sits at k - PH1
+    PERMUTE = bool(permute)
+    PH1 = avx512.first_tap_offset(pcode)  # first polynomial tap sits at k - PH1
     NT = n_taps
     HALF = n_taps // 2
     HM1 = HALF - 1  # tap 0 sits at floor(f) - HM1
@@ -561,7 +239,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
     @njit(parallel=True, **_JIT)
     def kernel(amp, width, table, pad, mx, my, sx, sy, rx, ry, blocks, bbox,
                px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
-               t_lo, inv_dt, f_off, t_hi, use_window, steps, aa_q, inv_cap, use_perm,
+               t_lo, inv_dt, f_off, t_hi, use_window, steps, aa_q, inv_cap,
                sx64, sy64, rx64, ry64, px64, py64, twt64, vrms64, t_first64, dt64,
                n_pillar_chunks, acc, cnt, acc_row):
         n_pillars = px.shape[0]
@@ -703,15 +381,20 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                         buf[np.uint64(CHUNK) + l] = il
                                         buf[np.uint64(2 * CHUNK) + l] = u
                                         buf[np.uint64(3 * CHUNK) + l] = wt * il if ok else zero
-                            # phase 2: one contribution at a time, SIMD over the taps
+                            # phase 2, the reads: on AVX-512 targets a chunk whose valid lanes read within a
+                            # 32-sample window takes the register-permute reads (taps_avx512); every other chunk,
+                            # and every chunk on other targets, one contribution at a time, SIMD over the taps.
+                            # PERMUTE is a compile-time constant: the branch not taken is not compiled.
                             if MODE == _MODE_TABLE:
-                                info_t = _chunk_info(buf) if use_perm else np.int64(-2)
-                                if info_t == -1:
-                                    continue  # no valid lane in this chunk
-                                if info_t >= 0:
-                                    kbt = (info_t >> 6) - PERM_MARGIN
-                                    _poly_chunk_perm(amp, trow + np.uint64(kbt - PH1), buf, kbt, PCODE)
-                                else:
+                                info_t = np.int64(-2)
+                                if PERMUTE:
+                                    info_t = avx512.chunk_info(buf)
+                                    if info_t == -1:
+                                        continue  # no valid lane in this chunk
+                                    if info_t >= 0:
+                                        kbt = (info_t >> 6) - avx512.PERM_MARGIN
+                                        avx512.poly_chunk(amp, trow + np.uint64(kbt - PH1), buf, kbt, PCODE)
+                                if info_t < 0:
                                     for la in range(CHUNK):
                                         sta = trow + np.uint64(np.int64(buf[la]) - HM1)
                                         pos = buf[2 * CHUNK + la] * fsteps
@@ -719,14 +402,15 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                         buf[5 * CHUNK + la] = _dot_table(amp, sta, table, np.uint64(ja) * row,
                                                                          pos - np.float32(ja), NT)
                             elif MODE == _MODE_NEAREST:
-                                info_n = _chunk_info(buf) if use_perm else np.int64(-2)
-                                if info_n == -1:
-                                    continue  # no valid lane in this chunk
-                                if info_n >= 0:
-                                    kbn = (info_n >> 6) - PERM_MARGIN
-                                    if _nearest_chunk_perm(amp, trow + np.uint64(kbn), buf, kbn, tie_eps) == 0:
-                                        _accumulate(acc, cnt, pu * np.uint64(acc_row) + icu, buf)
-                                        continue
+                                if PERMUTE:
+                                    info_n = avx512.chunk_info(buf)
+                                    if info_n == -1:
+                                        continue  # no valid lane in this chunk
+                                    if info_n >= 0:
+                                        kbn = (info_n >> 6) - avx512.PERM_MARGIN
+                                        if avx512.nearest_chunk(amp, trow + np.uint64(kbn), buf, kbn, tie_eps) == 0:
+                                            _accumulate(acc, cnt, pu * np.uint64(acc_row) + icu, buf)
+                                            continue
                                 for ln in range(CHUNK):
                                     un = buf[2 * CHUNK + ln]
                                     stn = np.int64(buf[ln])
@@ -737,28 +421,29 @@ def _make_kernel(mode: int, n_taps: int, pcode: int):
                                                            vrms64[p, i0 + c * CHUNK + ln], t_first64, dt64)
                                     buf[5 * CHUNK + ln] = amp[trow + np.uint64(stn + (1 if up else 0))]
                             else:
-                                info = _chunk_info(buf) if use_perm else np.int64(-2)
-                                if info == -1:
-                                    continue  # no valid lane in this chunk
                                 done = False
-                                if info >= 0:
-                                    kbase = (info >> 6) - PERM_MARGIN
-                                    ntap = info & 63
-                                    if ntap == 4:
-                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 1), buf, kbase, 4)
-                                        done = True
-                                    elif NT >= 8 and ntap == 6:
-                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 2), buf, kbase, 6)
-                                        done = True
-                                    elif NT >= 8 and ntap == 8:
-                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 3), buf, kbase, 8)
-                                        done = True
-                                    elif NT >= 16 and ntap == 16:
-                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 7), buf, kbase, 16)
-                                        done = True
-                                    elif NT >= 32 and ntap == 32:
-                                        _hat_chunk_perm(amp, trow + np.uint64(kbase - 15), buf, kbase, 32)
-                                        done = True
+                                if PERMUTE:
+                                    info = avx512.chunk_info(buf)
+                                    if info == -1:
+                                        continue  # no valid lane in this chunk
+                                    if info >= 0:
+                                        kbase = (info >> 6) - avx512.PERM_MARGIN
+                                        ntap = info & 63
+                                        if ntap == 4:
+                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 1), buf, kbase, 4)
+                                            done = True
+                                        elif NT >= 8 and ntap == 6:
+                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 2), buf, kbase, 6)
+                                            done = True
+                                        elif NT >= 8 and ntap == 8:
+                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 3), buf, kbase, 8)
+                                            done = True
+                                        elif NT >= 16 and ntap == 16:
+                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 7), buf, kbase, 16)
+                                            done = True
+                                        elif NT >= 32 and ntap == 32:
+                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 15), buf, kbase, 32)
+                                            done = True
                                 if not done:
                                     for lh in range(CHUNK):
                                         sth = trow + np.uint64(np.int64(buf[lh]) - HM1)
@@ -785,10 +470,10 @@ def _nearest_up64(sx, sy, rx, ry, px, py, t0, vrms, t_first, dt):
     return u >= 0.5
 
 
-def _kernel(mode: int, n_taps: int, pcode: int = -1):
-    key = (mode, n_taps, pcode)
+def _kernel(mode: int, n_taps: int, pcode: int, permute: bool):
+    key = (mode, n_taps, pcode, permute)
     if key not in _KERNELS:
-        _KERNELS[key] = _make_kernel(mode, n_taps, pcode)
+        _KERNELS[key] = _make_kernel(mode, n_taps, pcode, permute)
     return _KERNELS[key]
 
 
@@ -832,12 +517,22 @@ def handles(params: KernelParams, pillars: PillarSet | None = None) -> bool:
 
 # --------------------------------------------------------------------------- driver
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
+            permute: bool | None = None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
 
     For the options :func:`handles` accepts.  ``image`` and ``fold`` are
     (n_pillars, n_times) arrays of float32 or float64; the kernel accumulates in float32.
+    ``permute``: compile and use the AVX-512 register-permute reads; ``None`` (the default) decides by
+    :func:`pstm.kernels.numba_kernel.target.compile_target`, ``True`` on a target without AVX-512 is a
+    ``ValueError`` (nothing is compiled), ``False`` takes the portable reads on any target.
     """
+    if permute is None:
+        permute = compile_target().avx512
+    elif permute and not compile_target().avx512:
+        target = compile_target()
+        raise ValueError(f"numba kernel: the register-permute reads need AVX-512; numba compiles for "
+                         f"{target.cpu!r} ({target.instruction_set})")
     if params.interpolation not in TAPS:
         raise ValueError(f"numba kernel: unknown interpolation {params.interpolation!r}; valid: {', '.join(TAPS)}")
     if params.antialias not in ("none", "triangle"):
@@ -852,8 +547,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     elif params.interpolation == "nearest":
         mode, n_taps = _MODE_NEAREST, 2
     elif params.interpolation == "linear":
-        raise ValueError("numba_taps: linear interpolation without anti-aliasing belongs to the linear fast path "
-                         "(pstm.kernels.numba_cpu)")
+        raise ValueError("numba kernel (taps path): linear interpolation without anti-aliasing belongs to the "
+                         "linear path (pstm.kernels.numba_kernel.linear)")
     else:
         mode, n_taps = _MODE_TABLE, _TABLE_TAPS[params.interpolation]
     prep = prepare_tile(traces, pillars, params, np.int32)
@@ -890,7 +585,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
     cnt = np.zeros_like(acc)
     f_off = traces.t_first_s / traces.dt_s - pad
-    kernel = _kernel(mode, n_taps, POLY_CODES.get(params.interpolation, -1) if mode == _MODE_TABLE else -1)
+    pcode = avx512.POLY_CODES.get(params.interpolation, -1) if mode == _MODE_TABLE else -1
+    kernel = _kernel(mode, n_taps, pcode, bool(permute))
     f64 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
     px64 = f64(pillars.x)
     py64 = f64(pillars.y)
@@ -903,7 +599,6 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
             np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s), np.float32(f_off), np.float32(prep.t_hi),
             bool(params.sample_window), TABLE_STEPS,
             aa_q, np.float32(1.0 / max(float(params.antialias_max_half_length), 1.0)),
-            bool(USE_PERMUTE),
             f64(traces.source_x[keep]), f64(traces.source_y[keep]), f64(traces.receiver_x[keep]),
             f64(traces.receiver_y[keep]), px64, py64, _padded(twt[None, :], 0.0, np.float64)[0],
             f64(vrms), float(traces.t_first_s), float(traces.dt_s),

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, pad_traces, padded_trace_limits
-from pstm.kernels.numba_general import first_admitting_sample, midpoint_distance
+from pstm.kernels.numba_kernel.general import first_admitting_sample, midpoint_distance
 
 COMPONENTS = ("distance", "traveltime", "interpolation", "weights", "accumulation")
 

@@ -391,7 +391,7 @@ def _padded(a: np.ndarray, fill: float, dtype=np.float32) -> np.ndarray:
 
 @dataclass
 class TilePrep:
-    """What both float32 fast paths (this module and :mod:`pstm.kernels.numba_taps`) derive per call.
+    """What both float32 fast paths (this module and :mod:`pstm.kernels.numba_kernel.taps`) derive per call.
 
     Traces are in a local frame centred on the pillars (``xc``, ``yc``), reduced to those within the
     largest aperture of the tile (``keep``, Morton-sorted with ``trace_sort``), cut into cache blocks

@@ -189,7 +189,7 @@ def split_pillars(pillars: PillarSet, block: int) -> list[tuple[slice, PillarSet
     return out
 
 
-def last_backends() -> str:
+def last_path() -> str:
     """Blocks per backend/path of the latest per-tile :func:`migrate` in this thread, e.g. ``numba:3,mlx/metal:5``."""
     return getattr(_state, "backends", "")
 
@@ -199,7 +199,7 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     """Per-tile hybrid kernel: blocks of the tile's pillars taken by Numba and MLX workers from one queue.
 
     Same contract as :func:`pstm.kernels.reference.migrate` (adds into ``image`` and ``fold``, returns the
-    contribution count).  :func:`last_backends` then tells who did what (for provenance attributes).
+    contribution count).  :func:`last_path` then tells who did what (for provenance attributes).
     """
     blocks = split_pillars(pillars, block or PILLARS_PER_BLOCK)
     jobs = [TileJob(sl, traces, sub) for sl, sub in blocks]

@@ -1,7 +1,7 @@
 """The general path of the ``numba`` kernel: every imaging option, compiled and parallel.
 
 It computes what :mod:`pstm.kernels.reference` specifies, in float64, for the
-options the fast path (:mod:`pstm.kernels.numba_cpu`, linear interpolation,
+options the fast path (:mod:`pstm.kernels.numba_kernel.linear`, linear interpolation,
 dip aperture, isotropic) does not cover: every interpolation, triangle
 anti-aliasing, VTI eta, an aperture table, the opening-angle limit and the
 stretch mute.  Parallel over pillars, deterministic for any thread count.

@@ -1,0 +1,98 @@
+"""The ``numba`` kernel: one entry point, one place where the path is chosen.
+
+:func:`migrate` computes every migration the reference can (all tested against
+:mod:`pstm.kernels.reference`) by one of three paths, chosen by
+:func:`choose_path` from the imaging options:
+
+* ``linear`` (:mod:`~pstm.kernels.numba_kernel.linear`): float32, linear
+  interpolation with the dip aperture, isotropic, no extended option;
+* ``taps`` (:mod:`~pstm.kernels.numba_kernel.taps`): float32, every other
+  interpolation method and triangle anti-aliasing when no other extended
+  option is on; its reads are the portable ones on every target, plus the
+  register-permute reads of the AVX-512 leaf
+  (:mod:`~pstm.kernels.numba_kernel.taps_avx512`) where the compile target has
+  AVX-512 (:mod:`~pstm.kernels.numba_kernel.target`);
+* ``general`` (:mod:`~pstm.kernels.numba_kernel.general`): float64, every
+  option of the reference kernel.
+
+:mod:`~pstm.kernels.numba_kernel.components` holds the ablation kernels the
+profile stage times (not a migration path).  The path of the latest call in
+this thread, with the instruction set its reads were compiled for, is
+:func:`last_path` (each tile records it as ``kernel_path``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather
+from pstm.kernels.numba_kernel import general, linear, taps
+from pstm.kernels.numba_kernel.target import compile_target
+
+KERNEL_VERSION = f"{linear.KERNEL_VERSION}+{taps.KERNEL_VERSION}+{general.KERNEL_VERSION}"
+
+#: The paths, by name.
+PATHS = ("linear", "taps", "general")
+
+_last = threading.local()
+
+
+def choose_path(params: KernelParams, pillars: PillarSet | None = None) -> str:
+    """Which path computes this migration: ``linear``, ``taps`` or ``general``."""
+    if not params.extended_features(pillars):
+        return "linear"
+    if taps.handles(params, pillars):
+        return "taps"
+    return "general"
+
+
+def uses_fast_path(params: KernelParams, pillars: PillarSet | None = None) -> bool:
+    """Whether the linear fast path computes this migration."""
+    return choose_path(params, pillars) == "linear"
+
+
+def uses_taps_path(params: KernelParams, pillars: PillarSet | None = None) -> bool:
+    """Whether the multi-tap float32 path (interpolation methods, triangle anti-aliasing) computes it."""
+    return choose_path(params, pillars) == "taps"
+
+
+def path_label(path: str) -> str:
+    """``path`` with the instruction set its code was compiled for, e.g. ``taps/avx512`` or ``linear/avx2``."""
+    target = compile_target()
+    reads = "avx512" if path == "taps" and target.avx512 else target.instruction_set
+    return f"{path}/{reads}"
+
+
+def last_path() -> str | None:
+    """The labelled path (:func:`path_label`) of the latest call in this thread, or None."""
+    return getattr(_last, "path", None)
+
+
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+    """Add the Kirchhoff sum of ``traces`` into ``image`` (see :mod:`pstm.kernels.reference`).
+
+    Parameters
+    ----------
+    traces : TraceGather
+        The traces (amplitudes (n_traces, n_samples), source and receiver coordinates in m).
+    pillars : PillarSet
+        The output pillars (n_pillars) with their output times (n_times, s) and vrms (m/s).
+    params : KernelParams
+        Imaging options; the path is chosen from them by :func:`choose_path`.
+    image, fold : numpy.ndarray
+        (n_pillars, n_times) arrays, float32 or float64, added to in place.
+
+    Returns
+    -------
+    int
+        Contributions summed.
+    """
+    path = choose_path(params, pillars)
+    _last.path = path_label(path)
+    if path == "linear":
+        return linear.migrate(traces, pillars, params, image, fold)
+    if path == "taps":
+        return taps.migrate(traces, pillars, params, image, fold)
+    return general.migrate(traces, pillars, params, image, fold)

@@ -1,0 +1,297 @@
+"""AVX-512 leaf of the multi-tap path: the register-permute reads (``vpermt2ps``).
+
+Compiled into a kernel of :mod:`pstm.kernels.numba_kernel.taps` only when
+:func:`pstm.kernels.numba_kernel.target.compile_target` reports AVX-512F (a
+compile-time constant of the kernel, see ``taps._make_kernel``); every other
+target compiles the portable reads of ``taps`` instead and never sees
+``llvm.x86.avx512.*``.  As a second guard, each intrinsic here refuses to type
+for a target without AVX-512, so a future caller that forgets the choice fails
+to compile with that message instead of aborting inside LLVM.
+
+How the reads work: when every valid lane of a 16-sample chunk reads within
+32 samples of the first valid lane's sample (nearly always: the traveltime
+advances at most about one input sample per output sample), each tap of the
+16 lanes is one ``vpermt2ps`` of two registers loaded contiguously from the
+zero-padded trace: no gathers.  Tap weights are computed for the 16 lanes at
+once: per-tap polynomials in ``u`` (cubic exactly; lanczos3, sinc8, sinc16 by
+Chebyshev fits, error below 5e-7 of a weight) or the triangle's hat weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+from pstm.kernels.interpolation import TAPS, tap_weights_fast
+from pstm.kernels.numba_kernel.target import compile_target
+from pstm.kernels.numba_kernel.vector_ir import is_f32_array, load_vec, splat, tree_sum, vec_intrinsic
+
+#: Samples per chunk: the AVX-512 float32 width (as ``taps.CHUNK``).
+CHUNK = 16
+#: Window margin of the register-permute reads: lanes may start this many samples before the first valid lane.
+PERM_MARGIN = 4
+
+
+def _require_avx512() -> None:
+    """Refuse (at typing, before any code is generated) to compile the permute reads for another target."""
+    target = compile_target()
+    if not target.avx512:
+        raise TypingError(f"the register-permute reads need AVX-512F; numba compiles for {target.cpu!r} "
+                          f"({target.instruction_set}): use the portable reads of pstm.kernels.numba_kernel.taps")
+
+
+def _permute2(builder):
+    """Declaration of ``vpermt2ps`` on 16 floats (two-register variable permute)."""
+    vt = ir.VectorType(ir.FloatType(), CHUNK)
+    it = ir.VectorType(ir.IntType(32), CHUNK)
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
+                                          "llvm.x86.avx512.vpermi2var.ps.512")
+
+
+class _ChunkIR:
+    """IR of one chunk's register-permute reads: the chunk buffer's rows, the 32-sample windows, the sums.
+
+    For an intrinsic with arguments ``(amp, wstart, buf, kbase, ...)``: ``row(r)`` is ``buf[16 r : 16 r + 16]``,
+    ``tap(m)`` the 16 lanes' samples ``amp[wstart + m + k_l - kbase]`` (one ``vpermt2ps`` of two contiguous
+    loads), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
+    """
+
+    def __init__(self, context, builder, sig, args):
+        self.context, self.builder, self.sig, self.args = context, builder, sig, args
+        self.vt = ir.VectorType(ir.FloatType(), CHUNK)
+        self.i64 = ir.IntType(64)
+        self.buf = context.make_array(sig.args[2])(context, builder, args[2]).data
+        self._lanes = None
+        self._perm = None
+
+    def const(self, value):
+        return ir.Constant(self.vt, [value] * CHUNK)
+
+    def row(self, r):
+        ptr = self.builder.gep(self.buf, [ir.Constant(self.i64, r * CHUNK)])
+        return self.builder.load(self.builder.bitcast(ptr, self.vt.as_pointer()), align=4)
+
+    def tap(self, m):
+        b, (amp, wstart, _, kbase) = self.builder, self.args[:4]
+        if self._lanes is None:  # k_l - kbase: each lane's element of the window
+            i32 = ir.IntType(32)
+            kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
+            self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
+            self._perm = _permute2(b)
+        off = b.add(wstart, ir.Constant(wstart.type, m))
+        lo = load_vec(self.context, b, self.sig.args[0], amp, off, CHUNK)
+        hi = load_vec(self.context, b, self.sig.args[0], amp, b.add(off, ir.Constant(wstart.type, CHUNK)), CHUNK)
+        return b.call(self._perm, [lo, self._lanes, hi])
+
+    def store_sums(self, value):
+        ptr = self.builder.gep(self.buf, [ir.Constant(self.i64, 5 * CHUNK)])
+        self.builder.store(value, self.builder.bitcast(ptr, self.vt.as_pointer()), align=4)
+
+
+@intrinsic
+def chunk_info(typingctx, buf):
+    """Where the valid lanes of a chunk read, from vector masks (no reductions over floats).
+
+    Returns -1 when no lane is valid; -2 when some valid lane's sample ``k`` lies outside
+    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (the
+    caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
+    cover every valid lane's half-length L (``2 * ceil(L) <= n``).
+    """
+    if not is_f32_array(buf):
+        return None
+
+    def codegen(context, builder, sig, args):
+        f32 = ir.FloatType()
+        i16 = ir.IntType(16)
+        i64 = ir.IntType(64)
+        vt = ir.VectorType(f32, CHUNK)
+        barr = context.make_array(sig.args[0])(context, builder, args[0]).data
+
+        def load(r):
+            return builder.load(builder.bitcast(builder.gep(barr, [ir.Constant(i64, r)]), vt.as_pointer()), align=4)
+
+        def bits(mask):
+            return builder.bitcast(mask, i16)
+
+        kv = load(0)
+        il = load(CHUNK)
+        valid = builder.fcmp_ordered(">", load(4 * CHUNK), ir.Constant(vt, [0.5] * CHUNK))
+        vbits = bits(valid)
+        result = cgutils.alloca_once_value(builder, ir.Constant(i64, -1))
+        with builder.if_then(builder.icmp_unsigned("!=", vbits, ir.Constant(i16, 0))):
+            cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, ir.IntType(1)]),
+                                                  "llvm.cttz.i16")
+            first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
+            kb = builder.extract_element(kv, first)
+            lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
+            hi = builder.fadd(lo, ir.Constant(f32, 31.0))
+            out = builder.or_(builder.fcmp_ordered("<", kv, splat(builder, lo, CHUNK)),
+                              builder.fcmp_ordered(">", kv, splat(builder, hi, CHUNK)))
+            bad = builder.and_(bits(out), vbits)
+            cls = ir.Constant(i64, 32)
+            for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)):
+                small = builder.fcmp_ordered(">=", il, ir.Constant(vt, [limit] * CHUNK))
+                fits = builder.icmp_unsigned("==", builder.and_(bits(small), vbits), vbits)
+                cls = builder.select(fits, ir.Constant(i64, c), cls)
+            code = builder.add(builder.mul(builder.fptosi(kb, i64), ir.Constant(i64, 64)), cls)
+            builder.store(builder.select(builder.icmp_unsigned("!=", bad, ir.Constant(i16, 0)),
+                                         ir.Constant(i64, -2), code), result)
+        return builder.load(result)
+
+    return types.int64(buf), codegen
+
+
+@intrinsic(prefer_literal=True)
+def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
+    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+
+    Lane l (``k_l = buf[l]``, ``1/L = buf[16 + l]``, ``u_l = buf[32 + l]``) reads its tap m, m < nt, at
+    sample ``k_l - (nt/2 - 1) + m``: element ``k_l - kbase`` of the 32-sample window
+    ``amp[wstart + m : wstart + m + 32]`` (``wstart`` = ``kbase - (nt/2 - 1)`` in the trace), so every
+    tap is a permute of two registers loaded contiguously; the caller guarantees
+    ``0 <= k_l - kbase < 32`` for every valid lane (others read garbage with weight 0).  Writes the 16
+    sums to ``buf[80:96]``.
+    """
+    _require_avx512()
+    if not (isinstance(nt, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
+        return None
+    n = nt.literal_value
+
+    def codegen(context, builder, sig, args):
+        chunk = _ChunkIR(context, builder, sig, args)
+        fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
+        inv_l = chunk.row(1)
+        u_il = builder.fmul(chunk.row(2), inv_l)
+        left = builder.fsub(chunk.const(1.0), u_il)   # weight of a tap at offset c <= 0 from k: (1 - u/L) + c/L
+        right = builder.fadd(chunk.const(1.0), u_il)  # offset c >= 1: (1 + u/L) - c/L
+        zero = chunk.const(0.0)
+        products = []
+        for m in range(n):
+            c = m - (n // 2 - 1)
+            w = builder.call(fma, [chunk.const(float(c)), inv_l, left]) if c <= 0 else \
+                builder.call(fma, [chunk.const(float(-c)), inv_l, right])
+            w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)  # max(w, 0): one vmaxps
+            products.append(builder.fmul(chunk.tap(m), w))
+        chunk.store_sums(tree_sum(builder, products))
+        return context.get_dummy_value()
+
+    return types.none(amp, wstart, buf, kbase, nt), codegen
+
+
+#: Polynomial degree per method for the register-permute reads (error below 5e-7 of a weight in float32).
+POLY_DEGREE = {"cubic": 3, "lanczos3": 9, "sinc8": 9, "sinc16": 7}
+#: Integer codes of the table methods inside compiled kernels.
+POLY_CODES = {name: code for code, name in enumerate(POLY_DEGREE)}
+
+
+def _poly_coefficients(method: str) -> list:
+    """Per tap (the method's own taps), power-series coefficients in x = 2u - 1, ascending, as floats.
+
+    A Chebyshev least-squares fit of the tap weights on [0, 1) (the cubic is exact).
+    """
+    from numpy.polynomial import chebyshev
+
+    u = np.linspace(0.0, 1.0, 8001)
+    u[-1] = 1.0 - 1e-12
+    w = tap_weights_fast(method, u)
+    deg = POLY_DEGREE[method]
+    return [[float(np.float32(c)) for c in chebyshev.cheb2poly(chebyshev.chebfit(2.0 * u - 1.0, w[k], deg))]
+            for k in range(w.shape[0])]
+
+
+class _LazyPolynomials(dict):
+    """``{code: coefficients}`` fitted on first use (only compilation needs them; cached kernels do not)."""
+
+    def __missing__(self, code):
+        name = next(n for n, c in POLY_CODES.items() if c == code)
+        self[code] = _poly_coefficients(name)
+        return self[code]
+
+
+_POLY = _LazyPolynomials()
+
+
+def first_tap_offset(code: int) -> int:
+    """Samples before ``floor(f)`` of the first tap of table method ``code`` (0 for no method, ``code`` < 0)."""
+    if code < 0:
+        return 0
+    name = next(n for n, c in POLY_CODES.items() if c == code)
+    return TAPS[name] // 2 - 1
+
+
+@intrinsic(prefer_literal=True)
+def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
+    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (AVX-512 ``vpermt2ps``).
+
+    Like :func:`hat_chunk`, with the method's own taps (``n`` of them, tap m at sample
+    ``k_l - (n/2 - 1) + m``) and weights from per-tap polynomials in ``x = 2 u - 1`` (``u_l = buf[32 + l]``),
+    evaluated for the 16 lanes at once, split into even and odd parts so that each pair of mirror taps
+    costs one polynomial.  Writes the 16 sums to ``buf[80:96]``.
+    """
+    _require_avx512()
+    if not (isinstance(code, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
+        return None
+    coeffs = _POLY[code.literal_value]
+    n = len(coeffs)
+
+    def codegen(context, builder, sig, args):
+        chunk = _ChunkIR(context, builder, sig, args)
+        fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
+        x = builder.fsub(builder.fmul(chunk.row(2), chunk.const(2.0)), chunk.const(1.0))
+        x2 = builder.fmul(x, x)
+
+        def horner(cs):
+            acc = chunk.const(cs[-1])
+            for cc in cs[-2::-1]:
+                acc = builder.call(fma, [acc, x2, chunk.const(cc)])
+            return acc
+
+        # The kernels are symmetric: tap n-1-m at u weighs what tap m weighs at 1 - u, i.e. at -x.  So
+        # with P_m(x) = E(x^2) + x O(x^2), tap m gets E + x O and tap n-1-m gets E - x O.
+        products = []
+        for m in range(n // 2):
+            c = coeffs[m]
+            even = horner(c[0::2])
+            odd = builder.fmul(x, horner(c[1::2]))
+            products.append(builder.fmul(chunk.tap(m), builder.fadd(even, odd)))
+            products.append(builder.fmul(chunk.tap(n - 1 - m), builder.fsub(even, odd)))
+        chunk.store_sums(tree_sum(builder, products))
+        return context.get_dummy_value()
+
+    return types.none(amp, wstart, buf, kbase, code), codegen
+
+
+@intrinsic
+def nearest_chunk(typingctx, amp, wstart, buf, kbase, eps):
+    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+
+    Lane l takes sample ``k_l`` or ``k_l + 1`` (``u_l >= 0.5``): element ``k_l - kbase`` of the windows
+    ``amp[wstart:wstart + 32]`` and ``amp[wstart + 1:wstart + 33]`` (``wstart`` = ``kbase`` in the trace).
+    Returns 1, writing nothing, when a valid lane has ``|u - 0.5| < eps`` (the caller settles
+    those in float64); else writes the 16 values to ``buf[80:96]`` and returns 0.
+    """
+    _require_avx512()
+    if not (is_f32_array(amp) and is_f32_array(buf)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        chunk = _ChunkIR(context, builder, sig, args)
+        i64 = ir.IntType(64)
+        u = chunk.row(2)
+        valid = builder.fcmp_ordered(">", chunk.row(4), chunk.const(0.5))
+        fabs = vec_intrinsic(builder, "llvm.fabs", CHUNK, 1)
+        tie = builder.fcmp_ordered("<", builder.call(fabs, [builder.fsub(u, chunk.const(0.5))]),
+                                   splat(builder, args[4], CHUNK))
+        ties = builder.bitcast(builder.and_(tie, valid), ir.IntType(16))
+        result = cgutils.alloca_once_value(builder, ir.Constant(i64, 1))
+        with builder.if_then(builder.icmp_unsigned("==", ties, ir.Constant(ir.IntType(16), 0))):
+            up = builder.fcmp_ordered(">=", u, chunk.const(0.5))
+            chunk.store_sums(builder.select(up, chunk.tap(1), chunk.tap(0)))
+            builder.store(ir.Constant(i64, 0), result)
+        return builder.load(result)
+
+    return types.int64(amp, wstart, buf, kbase, types.float32), codegen
+
