@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from pstm.io.atomic import write_text_atomic
+from pstm.io.atomic import atomic_path, write_text_atomic
 from pstm.io.netcdf import read_dataset
 
 
@@ -126,7 +126,7 @@ def measure_tile(traces, pillars, params, n_pillars: int = 256, repeats: int = 3
 
     from pstm.kernels.common import PillarSet
     from pstm.kernels.interpolation import TAPS
-    from pstm.kernels.numba_components import COMPONENTS, measure_components
+    from pstm.kernels.numba_kernel.components import COMPONENTS, measure_components
     from pstm.kernels.registry import KernelUnavailable, available_kernels, get_kernel
 
     stride = max(1, -(-traces.n_traces * min(n_pillars, pillars.n_pillars) // MEASURE_PAIRS))
@@ -158,34 +158,98 @@ def measure_tile(traces, pillars, params, n_pillars: int = 256, repeats: int = 3
     total = sum(comp["seconds"].values()) or 1.0
     components = {c: {"seconds": comp["seconds"][c], "share": comp["seconds"][c] / total} for c in COMPONENTS}
 
+    def optional(kernel, prm, pil_k, reps):
+        """A measurement that may not run here: its figures, or the reason it could not run."""
+        try:
+            return run(kernel, prm, pil_k, reps)
+        except (KernelUnavailable, ValueError, RuntimeError, MemoryError) as exc:
+            return {"unavailable": f"{type(exc).__name__}: {exc}"}
+
     interpolations = {}
     small = subset(1)
     for method in TAPS:
-        interpolations[method] = run("numba", dataclasses.replace(base, interpolation=method), pil, repeats)
+        interpolations[method] = optional("numba", dataclasses.replace(base, interpolation=method), pil, repeats)
     triangle = dataclasses.replace(base, antialias="triangle")
-    interpolations["triangle (anti-aliasing)"] = run("numba", triangle, pil, repeats)
-    lin = interpolations["linear"]["contributions_per_second"] or 1.0
+    interpolations["triangle (anti-aliasing)"] = optional("numba", triangle, pil, repeats)
+    lin = interpolations["linear"].get("contributions_per_second") or 1.0
     for entry in interpolations.values():
-        entry["cost_vs_linear"] = lin / entry["contributions_per_second"] if entry["contributions_per_second"] else None
+        rate = entry.get("contributions_per_second")
+        entry["cost_vs_linear"] = lin / rate if rate else None
 
     kernels = {}
     for name in available_kernels():
         # the slow ones (numpy, MLX on a CPU) on fewer pillars: throughput is per contribution
         pil_k = small if name in ("reference", "mlx", "hybrid") else pil
-        try:
-            kernels[name] = run(name, base, pil_k, 1 if name == "reference" else repeats)
-        except (KernelUnavailable, ValueError) as exc:
-            kernels[name] = {"unavailable": str(exc)}
-    return {"pillars": pil.n_pillars, "traces": traces.n_traces, "trace_stride": stride, "components": components,
+        kernels[name] = optional(name, base, pil_k, 1 if name == "reference" else repeats)
+    from pstm.kernels.numba_kernel.target import describe
+
+    return {"compiled_for": describe(), "pillars": pil.n_pillars, "traces": traces.n_traces, "trace_stride": stride,
+            "components": components,
             "components_full_level_contributions_per_second":
                 comp["contributions"] / comp["level_seconds"][-1] if comp["level_seconds"][-1] > 0 else 0.0,
             "interpolations": interpolations, "kernels": kernels}
 
 
+def measure_tile_isolated(*args, timeout_s: float = 1800.0, **kwargs) -> dict:
+    """:func:`measure_tile` in a child process, so that nothing it compares can take the run down with it.
+
+    A comparison may not be able to run on this machine at all (a kernel compiled for an instruction set the
+    CPU lacks aborts the process inside LLVM; a GPU library may crash).  The measurements are an optional
+    product: the image and the per-tile timings never depend on them.  The child is a fresh interpreter
+    (``python -m pstm.profile``) that reads the arguments from a pickle and writes the result to another, so
+    it needs nothing of the calling script.  Returns the measurements, or ``{"unavailable": reason}`` (an
+    exception's message, or how the child process ended) for the profile to print in their place.
+    """
+    import pickle
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pstm-measure-") as tmp:
+        request, answer = Path(tmp) / "request.pickle", Path(tmp) / "answer.pickle"
+        with atomic_path(request) as tmp_request:
+            Path(tmp_request).write_bytes(pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            done = subprocess.run([sys.executable, "-m", "pstm.profile", str(request), str(answer)],
+                                  capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"unavailable": f"the measurement did not finish within {timeout_s:.0f} s"}
+        if done.returncode == 0 and answer.exists():
+            status, value = pickle.loads(answer.read_bytes())
+            return value if status == "ok" else {"unavailable": value}
+        tail = " ".join(done.stderr.strip().splitlines()[-3:])[-400:]
+        if done.returncode < 0:
+            name = signal.Signals(-done.returncode).name if -done.returncode in {s.value for s in signal.Signals} \
+                else f"signal {-done.returncode}"
+            return {"unavailable": f"the measurement process died with {name} (a comparison cannot run on this "
+                                   f"machine): {tail}"}
+        return {"unavailable": f"the measurement process ended with exit code {done.returncode}: {tail}"}
+
+
+def _measure_child(request: str, answer: str) -> None:
+    """Child side of :func:`measure_tile_isolated`: read the arguments, measure, write the result."""
+    import pickle
+
+    try:
+        args, kwargs = pickle.loads(Path(request).read_bytes())
+        result = ("ok", measure_tile(*args, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which prints it in the profile
+        result = ("error", f"{type(exc).__name__}: {exc}")
+    with atomic_path(answer) as tmp:  # a child killed mid-write leaves no answer that looks whole
+        Path(tmp).write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def measurements_markdown(m: dict) -> str:
+    if "unavailable" in m:
+        return (f"## Measured on tile {m.get('tile', '?')}\n\nMeasurements unavailable: {m['unavailable']}. The "
+                "image and the per-tile figures above do not depend on them.\n")
     thinned = f", every {m['trace_stride']}th of the tile's" if m.get("trace_stride", 1) > 1 else ""
+    target = m.get("compiled_for", {})
+    on = (f"; CPU {target['host_cpu']}, numba kernels compiled for {target['numba_cpu']} "
+          f"({target['instruction_set']})") if target else ""
     lines = [f"## Measured on tile {m.get('tile', '?')} ({m['traces']} traces{thinned}, {m['pillars']} pillars "
-             "nearest its centre)", "",
+             f"nearest its centre{on})", "",
              "### Time by component (ablation of the numba loop)", "",
              "| component | seconds | share |", "|---|---|---|"]
     for name, c in m["components"].items():
@@ -194,7 +258,8 @@ def measurements_markdown(m: dict) -> str:
               "| method | contributions/s | cost vs linear |", "|---|---|---|"]
     for name, e in m["interpolations"].items():
         cost = e.get("cost_vs_linear")
-        lines.append(f"| {name} | {e['contributions_per_second']:.3g} | {cost:.2f}x |" if cost else f"| {name} | - | - |")
+        lines.append(f"| {name} | {e['contributions_per_second']:.3g} | {cost:.2f}x |" if cost
+                     else f"| {name} | unavailable: {e.get('unavailable', 'no contribution')} | - |")
     lines += ["", "### Kernels compared", "", "| kernel | contributions/s |", "|---|---|"]
     for name, e in m["kernels"].items():
         lines.append(f"| {name} | {e['contributions_per_second']:.3g} |" if "contributions_per_second" in e
@@ -209,7 +274,6 @@ def plot_throughput(profile: dict, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pstm.io.atomic import atomic_path
 
     tiles = profile["tiles"]
     fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(tiles)), 4))
@@ -221,3 +285,9 @@ def plot_throughput(profile: dict, path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _measure_child(sys.argv[1], sys.argv[2])

@@ -165,7 +165,7 @@ def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: I
     ``tile_paths``), also measure on the busiest tile's own data where the
     kernel's time goes, how the interpolations compare and how the kernels compare.
     """
-    from pstm.profile import collect, measure_tile, write_profile
+    from pstm.profile import collect, measure_tile_isolated, write_profile
 
     tile_paths = list(tile_paths)
     traces_paths = list(traces_paths)
@@ -182,7 +182,7 @@ def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: I
         traces, pillars = tile_inputs(tile_traces, settings)
         params = KernelParams.from_settings(settings.migration,
                                             trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing))
-        measurements = measure_tile(traces, pillars, params, n_pillars=measure_pillars)
+        measurements = measure_tile_isolated(traces, pillars, params, n_pillars=measure_pillars)
         measurements["tile"] = tile_traces.attrs["tile_id"]
     result = write_profile(tile_paths, out_json, out_md, list(benchmarks), measurements, out_png)
     log.info("%s", json.dumps(result["total"]))
