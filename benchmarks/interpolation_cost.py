@@ -5,8 +5,8 @@ Builds the seed benchmark workload (``shared/bench/SEED_WORKLOAD.md``; the same
 draws as ``benchmarks/kernel_throughput.py``, by default with fewer traces to
 keep the run short: the first ``--traces`` of the seed's draw order for that
 count) and times the ``numba`` kernel for linear interpolation (its linear fast
-path, :mod:`pstm.kernels.numba_cpu`) and for every other method and triangle
-anti-aliasing (:mod:`pstm.kernels.numba_taps`), all in this process, and prints
+path, :mod:`pstm.kernels.numba_kernel.linear`) and for every other method and triangle
+anti-aliasing (:mod:`pstm.kernels.numba_kernel.taps`), all in this process, and prints
 one JSON line per method::
 
     {"method": ..., "contributions": ..., "seconds": ..., "contributions_per_second": ...,
@@ -20,7 +20,10 @@ linear, method, ...), so that a change of load on a shared machine hits both;
 the linear calls paired with it (3.0: three times as expensive per
 contribution; ``linear_seconds`` is their median), and
 ``cpu_cost_ratio_vs_linear`` the same from process CPU time (all threads).
-Targets (issue 4): sinc8 <= 3, triangle <= 1.5.
+Every line also says what measured it (``host_cpu``, ``numba_cpu``,
+``instruction_set``, ``avx512``, ``kernel_path``: see kernel_throughput.py).
+Targets: on AVX-512, sinc8 <= 3 and triangle <= 1.5; on AVX2 (e.g.
+``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``) every method <= 2.5.
 
 ``--check`` also runs the float64 reference on a small subset and reports each
 method's max error relative to max|image| (slow; off by default).
@@ -50,8 +53,10 @@ import numba  # noqa: E402
 
 from kernel_throughput import build_workload, subset  # noqa: E402
 from pstm.kernels.common import KernelParams, aperture_radius, padded_trace_limits  # noqa: E402
-from pstm.kernels import numba_cpu, numba_taps  # noqa: E402
-from pstm.kernels.registry import get_kernel  # noqa: E402
+from pstm.kernels.numba_kernel import linear as numba_cpu  # noqa: E402
+from pstm.kernels.numba_kernel import taps as numba_taps  # noqa: E402
+from pstm.kernels.numba_kernel.target import describe  # noqa: E402
+from pstm.kernels.registry import get_kernel, kernel_path  # noqa: E402
 
 METHODS = ["linear", "nearest", "cubic", "lanczos3", "sinc8", "sinc16", "triangle"]
 #: Anti-aliasing settings of the ``triangle`` entry (the seed's pillar spacing; the schema's default cap).
@@ -167,7 +172,7 @@ def main(argv=None):
             "n_traces": traces.n_traces, "seed_traces": 100_000, "n_samples": traces.n_samples, "tile": args.tile,
             "aperture": args.aperture, "threads": threads, "times": times, "linear_times": lt,
             "load_average": round(os.getloadavg()[0], 2), "linear_path": numba_cpu.KERNEL_VERSION,
-            "taps_path": numba_taps.KERNEL_VERSION,
+            "taps_path": numba_taps.KERNEL_VERSION, **describe(), "kernel_path": kernel_path("numba"),
         }
         if m == "triangle":
             rec["antialias"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in TRIANGLE.items()}

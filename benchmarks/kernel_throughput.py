@@ -18,6 +18,11 @@ untimed warm-up call (compilation, thread pool start, page faults).  Each
 timed call is the whole ``migrate`` call, preparation included.
 ``ratio_to_seed`` is this kernel's throughput over the seed-style kernel's,
 both measured in this run (null when the seed-style kernel is not run).
+Every line says what measured it: ``host_cpu`` (LLVM's name of this CPU),
+``numba_cpu`` and ``instruction_set`` (what numba compiled the kernels for:
+``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` or the host), ``avx512`` (whether
+that target has AVX-512) and ``kernel_path`` (the path of pstm's kernel that
+ran, with the instruction set of its reads, e.g. ``taps/avx512``).
 Extra fields: ``times`` (every timed call), ``cpu_seconds`` (median process
 CPU time of a call, all threads: less sensitive than wall time to other
 processes on a shared machine), ``load_average`` (1-minute, at the end),
@@ -60,6 +65,8 @@ import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather, padded_trace_limits  # noqa: E402
+from pstm.kernels.numba_kernel.target import describe  # noqa: E402
+from pstm.kernels.registry import KERNELS, kernel_path  # noqa: E402
 
 #: Images must agree with the seed-style (float64) image to this fraction of its max|image|.
 TOLERANCE = 1e-4
@@ -260,6 +267,7 @@ def main(argv=None):
             "ratio_to_seed": (float(f"{cps / seed_cps:.4g}") if seed_cps else None),
             "tile": args.tile, "threads": threads, "times": [round(t, 4) for t in times],
             "cpu_seconds": round(cpu_seconds, 4), "load_average": round(os.getloadavg()[0], 2),
+            **describe(), "kernel_path": kernel_path(name) if name in KERNELS else name,
         }
         if not args.no_check:
             if kparams.interpolation not in base:
