@@ -45,7 +45,7 @@ def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, outp
 
     settings = _settings(survey=survey, grid=grid, time=time, migration=migration, velocity=velocity,
                          optimization={"output_decimation": output_decimation, "prefilter": prefilter})
-    ds = build_index(settings, segy)
+    ds = build_index(settings, segy, progress=True)
     if velocity is not None:
         from pstm.index import twt_of
         from pstm.velocity import VelocityFunction, check_velocity_coverage

@@ -298,10 +298,11 @@ def _check_missing_coordinates(path: Path, coords: dict, headers: HeaderBytes) -
 
 
 def check_amplitudes(path: str | Path, trace_numbers: np.ndarray | None = None,
-                     block_traces: int = SCAN_BLOCK_TRACES) -> None:
+                     block_traces: int = SCAN_BLOCK_TRACES, progress=None) -> None:
     """Scan amplitudes for NaN or infinite values, a block of traces at a time (memory bounded).
 
-    Run once at indexing, so a bad sample fails the run before any tile is migrated.
+    Run once at indexing, so a bad sample fails the run before any tile is migrated.  ``progress``
+    (a :class:`pstm.progress.CountProgress` over the file's traces) is told after each block.
 
     Raises
     ------
@@ -329,6 +330,8 @@ def check_amplitudes(path: str | Path, trace_numbers: np.ndarray | None = None,
                     r = int(np.nonzero(bad_rows)[0][0])
                     s = int(np.nonzero(~np.isfinite(block[r]))[0][0])
                     first = (a + r, s, float(block[r, s]))
+            if progress is not None:
+                progress.advance(b - a)
     if first is not None:
         k, s, v = first
         raise SegyError(f"{path}: trace {k} (0-based) has amplitude {v} at sample {s}: {n_bad} traces hold NaN or "

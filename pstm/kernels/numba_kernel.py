@@ -30,10 +30,14 @@ def uses_taps_path(params: KernelParams, pillars: PillarSet | None = None) -> bo
     return numba_taps.handles(params, pillars)
 
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
-    """Add the Kirchhoff sum of ``traces`` into ``image`` (see :mod:`pstm.kernels.reference`)."""
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
+            progress=None) -> int:
+    """Add the Kirchhoff sum of ``traces`` into ``image`` (see :mod:`pstm.kernels.reference`).
+
+    Every path reports to ``progress`` (a :class:`pstm.progress.PillarProgress`) between ranges of pillars.
+    """
     if uses_fast_path(params, pillars):
-        return numba_cpu.migrate(traces, pillars, params, image, fold)
+        return numba_cpu.migrate(traces, pillars, params, image, fold, progress)
     if uses_taps_path(params, pillars):
-        return numba_taps.migrate(traces, pillars, params, image, fold)
-    return numba_general.migrate(traces, pillars, params, image, fold)
+        return numba_taps.migrate(traces, pillars, params, image, fold, progress)
+    return numba_general.migrate(traces, pillars, params, image, fold, progress)
