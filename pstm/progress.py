@@ -42,6 +42,8 @@ MIN_RANGE_S = 1.0
 
 def _duration(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

@@ -32,7 +32,7 @@ def test_lines_at_every_tenth_and_every_interval(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert progress.done == 1000 and lines[-1].startswith("scan: 100.0 % of 1000 traces") and "done in" in lines[-1]
     assert len(lines) == 40  # one line every 5 s of 200 s
-    assert "5 s elapsed, ETA 3.2 min" in lines[0]  # 25 of 1000 after 5 s: 195 s to go
+    assert "5.0 s elapsed, ETA 3.2 min" in lines[0]  # 25 of 1000 after 5 s: 195 s to go
     caplog.clear()
     fast = CountProgress(1000, "scan", "traces", interval_s=5.0, clock=FakeClock())  # no time passes
     with caplog.at_level(logging.INFO, logger="pstm"):
