@@ -74,8 +74,8 @@ def to_markdown(profile: dict) -> str:
 
 def write_profile(tile_paths: Iterable[str | Path], out_json: str | Path, out_md: str | Path,
                   benchmark_paths: Iterable[str | Path] = (), measurements: dict | None = None,
-                  out_png: str | Path | None = None) -> dict:
-    """Write the profile (JSON, Markdown and optionally a throughput plot), with measurements if given."""
+                  out_png: str | Path | None = None, out_html: str | Path | None = None) -> dict:
+    """Write the profile (JSON, Markdown, optionally HTML and a throughput plot), with measurements if given."""
     profile = collect(tile_paths, benchmark_paths)
     text = to_markdown(profile)
     if measurements is not None:
@@ -83,6 +83,10 @@ def write_profile(tile_paths: Iterable[str | Path], out_json: str | Path, out_md
         text += "\n" + measurements_markdown(measurements)
     write_text_atomic(out_json, json.dumps(profile, indent=2) + "\n")
     write_text_atomic(out_md, text)
+    if out_html is not None:
+        from pstm.qc import markdown_html
+
+        write_text_atomic(out_html, markdown_html(text, "Migration profile"))
     if out_png is not None:
         plot_throughput(profile, out_png)
     return profile
