@@ -15,7 +15,7 @@ from pstm.io.segy import read_traces
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 from pstm.kernels.registry import get_kernel, kernel_path, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
-from pstm.progress import PillarProgress
+from pstm.progress import FALLBACK_MIN_RANGE_S, PillarProgress
 
 log = logging.getLogger("pstm")
 
@@ -89,7 +89,9 @@ def run_kernel(migrate, traces: TraceGather, pillars: PillarSet, params: KernelP
     """One kernel call (``migrate`` from :func:`pstm.kernels.registry.get_kernel`) that reports to ``progress``.
 
     A kernel that reports progress itself gets ``progress`` (it runs ranges of pillars after one
-    preparation); any other is called once per range of pillars, ten ranges fixed by the pillar count.
+    preparation); any other is called once per range of pillars, each range at least
+    :data:`pstm.progress.FALLBACK_MIN_RANGE_S` of work and at most a tenth of the pillars (the image is the
+    same: each output sample is summed over the traces in the same order whatever pillars a call holds).
     Returns the contribution count.
     """
     if progress is None:
@@ -97,7 +99,7 @@ def run_kernel(migrate, traces: TraceGather, pillars: PillarSet, params: KernelP
     if getattr(migrate, "reports_progress", False):
         return migrate(traces, pillars, params, image, fold, progress=progress)
     total = 0
-    for p in progress.ranges(pillars.n_pillars, adaptive=False):
+    for p in progress.ranges(pillars.n_pillars, min_seconds=FALLBACK_MIN_RANGE_S):
         n = migrate(traces, pillars.rows(p), params, image[p], fold[p])
         progress.advance(p.stop - p.start, n)
         total += n

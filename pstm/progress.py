@@ -11,11 +11,12 @@ fast one writes about ten lines.
 Kernels that can stop between ranges of pillars within one prepared call
 (``reports_progress`` in :mod:`pstm.kernels.registry`) ask
 :meth:`PillarProgress.ranges` for those ranges and call
-:meth:`PillarProgress.advance` after each; for the others
-:func:`pstm.migrate.run_kernel` calls the kernel once per range.  Ranges never
-change an image: in the first case each pillar's sum is the same whatever the
-ranges (same preparation, same trace order), in the second the ranges are
-fixed by the pillar count alone (reproducible).
+:meth:`PillarProgress.advance` after each; for the others (mlx)
+:func:`pstm.migrate.run_kernel` calls the kernel once per range, ranges of at
+least :data:`FALLBACK_MIN_RANGE_S` of work because each call prepares its traces
+again.  Ranges never change an image: every kernel sums each output sample over
+the traces in the same order whatever pillars a range or call holds
+(``tests/test_progress.py`` checks the bytes for every kernel).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ MIN_RANGE_FRACTION = 0.01
 #: the trace blocks, which costs about a millisecond, so a range of a second keeps that cost below 0.1 %.  A
 #: call faster than ten of these has fewer than ten ranges (a line per range, all within seconds).
 MIN_RANGE_S = 1.0
+#: The same for kernels called once per range (:func:`pstm.migrate.run_kernel`): mlx on the CPU prepares its
+#: traces again per call, about 40 ms for 20,000 traces, so ranges of 5 s keep that below 1 %.
+FALLBACK_MIN_RANGE_S = 5.0
 
 
 def _duration(seconds: float) -> str:
@@ -148,16 +152,17 @@ class PillarProgress(CountProgress):
                  interval_s: float = INTERVAL_S, clock: Callable[[], float] = time.monotonic):
         super().__init__(total_pillars, label, "pillars", logger, interval_s, _contributions_rate, clock)
 
-    def ranges(self, n_pillars: int, adaptive: bool = True) -> Iterator[slice]:
+    def ranges(self, n_pillars: int, adaptive: bool = True, min_seconds: float = MIN_RANGE_S) -> Iterator[slice]:
         """Consecutive ranges of ``range(n_pillars)`` to run one after another, calling :meth:`advance` after each.
 
         ``adaptive``: the first range holds 1 % (at least one pillar), each next one about ``interval_s``
         seconds of work at the rate measured so far, between 1 % and a tenth of the pillars, but never
-        less than :data:`MIN_RANGE_S` of work: a slow kernel reports every few seconds and at every 10 %,
-        a call of a few seconds makes ranges of a second, a call under a second two ranges.  Not
-        adaptive: ranges of a tenth (rounded down), fixed by ``n_pillars`` alone (for kernels whose image
-        depends on how pillars are grouped: the ranges, and so the image, do not depend on timing).
-        With fewer than ten pillars, one pillar per range.
+        less than ``min_seconds`` of work (what a range's restart costs sets it): a slow kernel reports
+        every few seconds and at every 10 %, a call of a few seconds makes ranges of ``min_seconds``, a
+        call under ``min_seconds`` two ranges.  The ranges depend on timing, so a kernel must give every
+        pillar the same sum whatever range holds it (all of pstm's kernels do; tests check it).  Not
+        adaptive: ranges of a tenth (rounded down), fixed by ``n_pillars`` alone.  With fewer than ten
+        pillars, one pillar per range.
         """
         cap = max(1, n_pillars // STEPS)  # at most a tenth: every 10 % mark is passed by a range of its own
         floor = max(1, math.ceil(n_pillars * MIN_RANGE_FRACTION))
@@ -172,4 +177,4 @@ class PillarProgress(CountProgress):
                 if rate <= 0:
                     size = cap
                 else:
-                    size = int(max(floor, min(cap, round(rate * self.interval_s)), round(rate * MIN_RANGE_S)))
+                    size = int(max(floor, min(cap, round(rate * self.interval_s)), round(rate * min_seconds)))
