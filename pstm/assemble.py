@@ -35,7 +35,8 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
             twt = ds["twt"].values
             image = np.zeros((grid.n_inlines, grid.n_crosslines, twt.size), np.float32)
             fold = np.zeros_like(image)
-            long_name = f"migrated stack: {ds['image'].attrs.get('long_name', 'migrated amplitude')}"
+            long_name = ds["image"].attrs.get("long_name", "migrated amplitude").replace("migrated amplitude",
+                                                                                        "migrated stack")
             attrs = {k: v for k, v in ds.attrs.items()
                      if k.startswith(("pstm_", "grid_", "kernel_version", "rho_filter", "normalization"))}
             if "gather" in ds:

@@ -410,8 +410,9 @@ WRITE_CHUNK_TRACES = 16384
 
 
 def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x, receiver_y,
-                   dt_s: float, coordinate_scalar: int = -100, n_samples: int | None = None) -> None:
-    """Write a prestack SEG-Y file (IEEE floats, coordinates at the rev 1 bytes), atomically.
+                   dt_s: float, coordinate_scalar: int = -100, n_samples: int | None = None,
+                   text: str | None = None) -> None:
+    """Write a prestack SEG-Y rev 1 file (IEEE floats, coordinates in metres at the rev 1 bytes), atomically.
 
     Coordinates are stored as integers ``round(value / factor)`` where the
     scalar's factor is ``1/|s|`` for negative ``s`` and ``s`` for positive.
@@ -422,6 +423,8 @@ def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x,
         The traces, or ``amplitudes(start, stop)`` returning traces ``start:stop``
         (then ``n_samples`` is required); a callable is asked for chunks of
         :data:`WRITE_CHUNK_TRACES`, so memory stays bounded for any survey size.
+    text : str, optional
+        The 3200-character textual header (segyio's default when None).
     """
     n = np.asarray(source_x).size
     if callable(amplitudes):
@@ -447,7 +450,9 @@ def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x,
     with atomic_path(path) as tmp:
         with segyio.create(str(tmp), spec) as f:
             f.bin.update(hdt=dt_us, hns=ns, format=5)
-            f.bin.update(REV1_BINARY)
+            f.bin.update({**REV1_BINARY, segyio.BinField.MeasurementSystem: 1})
+            if text is not None:
+                f.text[0] = text
             for k in range(n):
                 f.header[k] = {
                     segyio.TraceField.TRACE_SEQUENCE_LINE: k + 1,
