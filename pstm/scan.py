@@ -348,7 +348,7 @@ def suggest_grid(source_x, source_y, receiver_x, receiver_y, default_spacing_m: 
             how.append(f"no receiver line direction; inlines follow the longer side of the midpoints' "
                        f"smallest enclosing rectangle (azimuth {inline_az:.2f} deg)")
         az = (inline_az - 90.0) % 180.0  # e_xl (along an inline) is 90 degrees clockwise from e_il
-    az = round(az, 4)
+    az = round(az, 2) % 180.0  # 0.005 degrees: half a metre over 6 km
     probe = OutputGrid(0.0, 0.0, 1.0, 1.0, az, 1, 1)
     u, w = probe.ij(mx, my)  # metres along e_il and e_xl
     spacing = {}
@@ -359,7 +359,8 @@ def suggest_grid(source_x, source_y, receiver_x, receiver_y, default_spacing_m: 
             if not (is_line and key == "crossline_spacing_m"):
                 how.append(f"{key}: midpoints form no lattice along this axis; {default_spacing_m:g} m chosen")
         else:
-            spacing[key] = round(step, 3)
+            nice = round(step * 2.0) / 2.0  # a whole half metre when the lattice is that within 0.1 %
+            spacing[key] = nice if abs(step - nice) <= 1e-3 * step else round(step, 3)
     how.append(f"spacings from the midpoint lattice: {spacing['inline_spacing_m']:g} m between inlines, "
                f"{spacing['crossline_spacing_m']:g} m between crosslines")
     u0 = float(u.min())
@@ -556,10 +557,7 @@ def plot_geometry(path, source_x, source_y, receiver_x, receiver_y, grid: Output
         _grid_outline(ax, grid, label=f"grid: {grid.n_inlines} inlines x {grid.n_crosslines} crosslines, "
                                       f"azimuth {grid.azimuth_deg:g} deg")
         _label_corners(ax, grid)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x, easting (m)")
-    ax.set_ylabel("y, northing (m)")
-    ax.ticklabel_format(useOffset=False, style="plain")
+    _map_axes(ax)
     ax.set_title(title, pad=22)
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), fontsize=8, ncol=2, markerscale=2)
     with atomic_path(path) as tmp:
@@ -581,11 +579,26 @@ def plot_cmp_fold(path, grid: OutputGrid, fold: np.ndarray, title: str = "CMP fo
     mesh = ax.collections[-1]
     fig.colorbar(mesh, ax=ax, label="CMP fold (traces whose midpoint falls in the bin)", shrink=0.8)
     _label_corners(ax, grid)
-    ax.set_title(f"{title}: {int(fold.max())} at most, {np.count_nonzero(fold == 0)} of {fold.size} bins empty",
-                 pad=22)
+    ax.set_title(f"{title}\n{int(fold.max())} at most, {np.count_nonzero(fold == 0)} of {fold.size} bins empty",
+                 pad=24)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def _map_axes(ax) -> None:
+    """Equal scale, easting and northing in whole metres, few enough ticks for six- and seven-digit values,
+    room around the data for the corner labels."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_aspect("equal")
+    ax.set_xlabel("x, easting (m)")
+    ax.set_ylabel("y, northing (m)")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax.use_sticky_edges = False  # pcolormesh would pin the limits to the data
+    ax.margins(0.07)
 
 
 def draw_on_map(ax, grid: OutputGrid, values: np.ndarray, **kw) -> None:
@@ -593,10 +606,7 @@ def draw_on_map(ax, grid: OutputGrid, values: np.ndarray, **kw) -> None:
     ii, jj = np.meshgrid(np.arange(grid.n_inlines + 1) - 0.5, np.arange(grid.n_crosslines + 1) - 0.5, indexing="ij")
     x, y = grid.xy(ii, jj)
     ax.pcolormesh(x, y, values, shading="flat", **kw)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x, easting (m)")
-    ax.set_ylabel("y, northing (m)")
-    ax.ticklabel_format(useOffset=False, style="plain")
+    _map_axes(ax)
 
 
 def write_scan(scan: SurveyScan, summary_path=None, geometry_png=None, fold_png=None,
