@@ -8,6 +8,9 @@ min_version("9.17")  # job priorities from a function (workflow/rules/common.smk
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"  # snakemake --report report.html: the run's QC document
+
+
 # pstm's own check first: its errors name the file and the key, and list the allowed keys.
 from pstm.config import validate_config
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Cost of each interpolation method and of triangle anti-aliasing against linear, ``numba`` kernel, one run.
 
-Builds the seed benchmark workload (``shared/bench/SEED_WORKLOAD.md``; the same
+Builds the seed benchmark workload (``docs/benchmark_workload.md``; the same
 draws as ``benchmarks/kernel_throughput.py``, by default with fewer traces to
 keep the run short: the first ``--traces`` of the seed's draw order for that
 count) and times the ``numba`` kernel for linear interpolation (its linear fast

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Kernel throughput on the seed benchmark workload (``shared/bench/SEED_WORKLOAD.md``).
+"""Kernel throughput on the seed benchmark workload (``docs/benchmark_workload.md``).
 
 Builds the seed's one-tile workload exactly (``numpy.random.seed(42)``, the same
 draw order), runs pstm's kernels and a faithful re-implementation of the seed's

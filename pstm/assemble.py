@@ -8,6 +8,7 @@ from typing import Iterable
 import numpy as np
 import xarray as xr
 
+import pstm
 from pstm.geometry import OutputGrid
 from pstm.io.netcdf import read_dataset, write_dataset
 from pstm.io.segy import write_poststack
@@ -19,11 +20,13 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
     Returns
     -------
     xr.Dataset
-        ``image`` and ``fold`` on (``iline``, ``xline``, ``twt``); coordinates
-        ``cdp_x``, ``cdp_y`` (m) on (``iline``, ``xline``) and ``twt`` (ms).
+        ``data`` (the migrated stack, segysak's name) and ``fold`` on (``iline``, ``xline``, ``twt``),
+        with offset classes ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``);
+        coordinates ``cdp_x``, ``cdp_y`` (m) on (``iline``, ``xline``) and ``twt`` (ms).
     """
     image = fold = twt = gather = gather_fold = None
     attrs = {}
+    long_name = "migrated stack"
     offset_coords = {}
     paths = set()
     seen = np.zeros((grid.n_inlines, grid.n_crosslines), bool)
@@ -32,6 +35,8 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
             twt = ds["twt"].values
             image = np.zeros((grid.n_inlines, grid.n_crosslines, twt.size), np.float32)
             fold = np.zeros_like(image)
+            long_name = ds["image"].attrs.get("long_name", "migrated amplitude").replace("migrated amplitude",
+                                                                                        "migrated stack")
             attrs = {k: v for k, v in ds.attrs.items()
                      if k.startswith(("pstm_", "grid_", "kernel_version", "rho_filter", "normalization"))}
             if "gather" in ds:
@@ -57,8 +62,8 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
     attrs.pop("pstm_complete", None)
     attrs["kernel_paths"] = ";".join(sorted(p for p in paths if p))
     data = {
-        "image": (("iline", "xline", "twt"), image, {"long_name": "migrated stack"}),
-        "fold": (("iline", "xline", "twt"), fold, {"long_name": "number of contributing traces"}),
+        "data": (("iline", "xline", "twt"), image, {"long_name": long_name}),
+        "fold": (("iline", "xline", "twt"), fold, {"long_name": "number of contributing traces", "units": "1"}),
     }
     if gather is not None:
         data["gather"] = (("offset", "iline", "xline", "twt"), gather, {"long_name": "migrated offset gathers"})
@@ -77,33 +82,88 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
     )
 
 
+#: Scalar of the coordinates in pstm's SEG-Y outputs (byte 71): centimetres.
+COORDINATE_SCALAR = -100
+
+
+def amplitude_units(settings: dict | None) -> str:
+    """Units of the migrated amplitude: the input's, times 1/m when the spreading weight 1/(vrms t) is on."""
+    spreading = True if settings is None else bool(settings["migration"]["spreading"])
+    return "input amplitude units / m" if spreading else "input amplitude units"
+
+
 def assemble_files(grid: OutputGrid, tile_paths: Iterable[str | Path], image_nc: str | Path,
                    image_sgy: str | Path, gathers_nc: str | Path | None = None,
-                   gathers_sgy: str | Path | None = None) -> xr.Dataset:
+                   gathers_sgy: str | Path | None = None, settings: dict | None = None,
+                   index_attrs: dict | None = None, cmp_fold: np.ndarray | None = None) -> xr.Dataset:
     """Read tile files, assemble them, and write the NetCDF and SEG-Y images (atomically).
 
     With offset gathers in the tiles, ``gathers_nc`` and ``gathers_sgy`` receive them
-    (the stack file keeps the stack only).
+    (the stack file keeps the stack only).  The NetCDF files follow segysak's seisnc convention
+    (variable ``data``, :func:`pstm.io.provenance.seisnc_attributes`); every output carries the
+    effective ``settings`` (normalized, every section) and the pstm version, the SEG-Y files in their
+    textual and extended textual headers.  ``index_attrs``: the index's attributes (input file,
+    trace count, ``measurement_system``); ``cmp_fold``: midpoints per bin, stored beside the image.
     """
     ds = assemble_image(grid, (read_dataset(p) for p in tile_paths))
     has_gathers = "gather" in ds
     if has_gathers != (gathers_nc is not None):
         raise ValueError("assemble: offset gathers are " + ("present in the tiles but no gather output was named"
                          if has_gathers else "asked for but the tiles have none; rerun the migrate_tile jobs"))
+    index_attrs = index_attrs or {}
+    units = amplitude_units(settings)
+    ds["data"].attrs["units"] = units
+    if has_gathers:
+        ds["gather"].attrs["units"] = units
+    if cmp_fold is not None:
+        ds["cmp_fold"] = (("iline", "xline"), np.asarray(cmp_fold, np.int32),
+                          {"long_name": "CMP fold: traces whose midpoint falls in the bin", "units": "1"})
     stack = ds.drop_vars([v for v in ("gather", "gather_fold") if v in ds])
     stack = stack.drop_vars([c for c in ("offset", "offset_min", "offset_max") if c in stack.coords])
+    stack_attrs, stack_text, stack_ext = _provenance(ds, grid, settings, index_attrs, "migrated stack", False)
+    stack.attrs.update(stack_attrs)
+    stack["data"].attrs.update(text=stack_text, coord_scalar=float(COORDINATE_SCALAR))
     write_dataset(stack, image_nc)
-    write_poststack(image_sgy, ds["image"].values, ds["iline"].values, ds["xline"].values,
-                    ds["cdp_x"].values, ds["cdp_y"].values, ds["twt"].values)
+    msys = 2 if stack_attrs["measurement_system"] == "ft" else 1
+    write_poststack(image_sgy, ds["data"].values, ds["iline"].values, ds["xline"].values,
+                    ds["cdp_x"].values, ds["cdp_y"].values, ds["twt"].values, COORDINATE_SCALAR,
+                    text=stack_text, extended=stack_ext, measurement_system=msys)
     if has_gathers:
-        write_dataset(ds[["gather", "gather_fold"]], gathers_nc)
-        write_gathers_segy(gathers_sgy, ds)
+        attrs, text, ext = _provenance(ds, grid, settings, index_attrs, "migrated offset gathers", True)
+        gathers = ds[["gather", "gather_fold"]].rename({"gather": "data", "gather_fold": "fold"})
+        gathers.attrs.update(attrs)
+        gathers["data"].attrs.update(text=text, coord_scalar=float(COORDINATE_SCALAR))
+        write_dataset(gathers, gathers_nc)
+        from pstm.io.segy import write_prestack_gathers
+
+        write_prestack_gathers(gathers_sgy, ds["gather"].values, ds["iline"].values, ds["xline"].values,
+                               ds["offset"].values, ds["cdp_x"].values, ds["cdp_y"].values, ds["twt"].values,
+                               COORDINATE_SCALAR, text=text, extended=ext, measurement_system=msys)
     return ds
 
 
-def write_gathers_segy(path: str | Path, ds: xr.Dataset) -> None:
-    """Offset gathers as prestack SEG-Y: traces ordered (inline, crossline, offset), offset at byte 37."""
-    from pstm.io.segy import write_prestack_gathers
+def _provenance(ds: xr.Dataset, grid: OutputGrid, settings: dict | None, index_attrs: dict, what: str,
+                gathers: bool) -> tuple[dict, str, list]:
+    """NetCDF attributes, SEG-Y textual header and extended textual headers of one output."""
+    from pstm.io import provenance as prov
+    from pstm.io.segy import BINNED_BYTES, GATHER_BYTES
 
-    write_prestack_gathers(path, ds["gather"].values, ds["iline"].values, ds["xline"].values, ds["offset"].values,
-                           ds["cdp_x"].values, ds["cdp_y"].values, ds["twt"].values)
+    source = str(index_attrs.get("segy_path", ""))
+    measurement = str(index_attrs.get("measurement_system", "m"))
+    created = prov.utc_now()
+    attrs = {"pstm_version": pstm.__version__, "pstm_created_utc": created, "title": f"pstm {what}"}
+    if settings is None:  # called without the run's settings (tests of the assembly alone)
+        text = prov.textual_header([f"PSTM {pstm.__version__}: {what.upper()} (settings not given)"])
+        attrs.update(prov.seisnc_attributes(ds["twt"].values, grid, {}, measurement, COORDINATE_SCALAR, text, source))
+        return attrs, text, []
+    crs = settings.get("output", {}).get("crs")
+    lines = prov.processing_lines(settings, what, source, index_attrs.get("n_traces"), grid,
+                                  ds["twt"].values, {**BINNED_BYTES, **(GATHER_BYTES if gathers else {})},
+                                  COORDINATE_SCALAR, crs, {"m": "metres", "ft": "feet"}.get(measurement, measurement),
+                                  created)
+    text = prov.textual_header(lines)
+    yaml_text = prov.settings_yaml(settings)
+    attrs["pstm_settings"] = yaml_text
+    attrs.update(prov.seisnc_attributes(ds["twt"].values, grid, settings, measurement, COORDINATE_SCALAR, text,
+                                        source))
+    return attrs, text, prov.extended_headers("effective settings", yaml_text)

@@ -309,6 +309,7 @@ class Settings:
     mlx: MlxSettings
     profile: dict
     qc: dict
+    output: dict = field(default_factory=dict)
 
 
 def _tuples(value: Any) -> Any:
@@ -340,6 +341,7 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
         mlx=MlxSettings(**d["mlx"]),
         profile=d["profile"],
         qc=d["qc"],
+        output=d["output"],
     )
 
 

@@ -209,3 +209,19 @@ def _line_azimuth(mx: np.ndarray, my: np.ndarray, crossline_spacing: float) -> t
     minor_spread = float(np.abs(evecs[:, 0] @ xy).max())
     az = math.degrees(math.atan2(major[0], major[1])) % 180.0
     return minor_spread < 0.5 * crossline_spacing, az
+
+
+def cmp_fold(grid: OutputGrid, midpoint_x: np.ndarray, midpoint_y: np.ndarray) -> np.ndarray:
+    """CMP fold: the number of traces whose midpoint falls in each bin (pillar) of ``grid``.
+
+    A bin is the cell of one spacing around its pillar; midpoints outside the grid are not counted.
+
+    Returns
+    -------
+    ndarray, shape (n_inlines, n_crosslines), int64
+    """
+    i, j = grid.ij(midpoint_x, midpoint_y)
+    i, j = np.rint(i).astype(np.int64), np.rint(j).astype(np.int64)
+    inside = (i >= 0) & (i < grid.n_inlines) & (j >= 0) & (j < grid.n_crosslines)
+    counts = np.bincount(i[inside] * grid.n_crosslines + j[inside], minlength=grid.n_inlines * grid.n_crosslines)
+    return counts.reshape(grid.n_inlines, grid.n_crosslines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ from pstm.config import Settings, TimeSettings, settings_hash
 from pstm.geometry import GridError, OutputGrid, grid_from_settings
 from pstm.io.netcdf import provenance
 from pstm.io.segy import SegyError, check_amplitudes, read_prestack_headers
+
+log = logging.getLogger("pstm")
 
 
 def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: float, decimation: int = 1) -> np.ndarray:
@@ -28,12 +32,14 @@ def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: fl
     return time.start_ms + interval * np.arange(n)
 
 
-def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
+def build_index(settings: Settings, segy_path: str | Path, progress: bool = False) -> xr.Dataset:
     """Index every trace of a prestack SEG-Y file.
 
     Returns a dataset on dimension ``trace`` with source, receiver and
     midpoint coordinates (m), offset (m) and the trace's number in the file,
     carrying the output grid and time axis as attributes.
+
+    With ``progress``, logs the header read and the amplitude scan as they go.
 
     Raises
     ------
@@ -43,7 +49,11 @@ def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
         the output time axis is empty.
     """
     segy_path = Path(segy_path)
+    start = time.perf_counter()
     hdr = read_prestack_headers(segy_path, settings.survey.headers)
+    if progress:
+        log.info("%s: read the headers of %d traces in %.1f s", segy_path, hdr.source_x.size,
+                 time.perf_counter() - start)
     offset = np.hypot(hdr.receiver_x - hdr.source_x, hdr.receiver_y - hdr.source_y)
     keep = np.ones(offset.size, bool)
     lo, hi = settings.survey.offset_min_m, settings.survey.offset_max_m
@@ -66,7 +76,12 @@ def build_index(settings: Settings, segy_path: str | Path) -> xr.Dataset:
         last_ms = (hdr.t_first_s + (hdr.n_samples - 1) * hdr.dt_s) * 1000.0
         raise GridError(f"{segy_path}: the traces span {hdr.t_first_s * 1000.0:g} .. {last_ms:g} ms; {exc}") from None
     # Every amplitude once, before any tile is migrated (NaN or infinity would spread over the image).
-    check_amplitudes(segy_path, number)
+    scan = None
+    if progress:
+        from pstm.progress import CountProgress
+
+        scan = CountProgress(hdr.source_x.size, f"{segy_path.name}: amplitude scan (NaN, infinity)", "traces")
+    check_amplitudes(segy_path, number, progress=scan)
     attrs = {
         "segy_path": str(segy_path),
         "n_samples": hdr.n_samples,

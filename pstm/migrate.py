@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -14,6 +15,9 @@ from pstm.io.segy import read_traces
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 from pstm.kernels.registry import get_kernel, kernel_path, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
+from pstm.progress import FALLBACK_MIN_RANGE_S, PillarProgress
+
+log = logging.getLogger("pstm")
 
 
 def tile_of(tile_traces: xr.Dataset):
@@ -80,9 +84,53 @@ def offset_class_index(offset: np.ndarray, edges) -> np.ndarray:
     return idx
 
 
+def run_kernel(migrate, traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray,
+               fold: np.ndarray, progress: PillarProgress | None = None) -> int:
+    """One kernel call (``migrate`` from :func:`pstm.kernels.registry.get_kernel`) that reports to ``progress``.
+
+    A kernel that reports progress itself gets ``progress`` (it runs ranges of pillars after one
+    preparation); any other is called once per range of pillars, each range at least
+    :data:`pstm.progress.FALLBACK_MIN_RANGE_S` of work and at most a tenth of the pillars (the image is the
+    same: each output sample is summed over the traces in the same order whatever pillars a call holds).
+    Returns the contribution count.
+    """
+    if progress is None:
+        return migrate(traces, pillars, params, image, fold)
+    if getattr(migrate, "reports_progress", False):
+        return migrate(traces, pillars, params, image, fold, progress=progress)
+    total = 0
+    for p in progress.ranges(pillars.n_pillars, min_seconds=FALLBACK_MIN_RANGE_S):
+        n = migrate(traces, pillars.rows(p), params, image[p], fold[p])
+        progress.advance(p.stop - p.start, n)
+        total += n
+    return total
+
+
+#: Traces of the warm-up call (those nearest the central pillar): enough to run every compiled path.
+WARM_UP_TRACES = 64
+
+
+def warm_up(migrate, traces: TraceGather, pillars: PillarSet, params: KernelParams, dtype=np.float32) -> float:
+    """Call the kernel once on the central pillar and the traces nearest it; return the call's seconds.
+
+    The first call of a compiled kernel in a process compiles it (or loads it from numba's cache); this
+    call takes that time, so the timed calls that follow measure the kernel alone.
+    """
+    if traces.n_traces == 0 or pillars.n_pillars == 0:
+        return 0.0
+    p = int(np.argmin(np.hypot(pillars.x - np.mean(pillars.x), pillars.y - np.mean(pillars.y))))
+    distance = np.hypot(traces.midpoint_x - pillars.x[p], traces.midpoint_y - pillars.y[p])
+    nearest = np.sort(np.argsort(distance, kind="stable")[:WARM_UP_TRACES])
+    one = pillars.rows(slice(p, p + 1))
+    image = np.zeros((1, pillars.n_times), dtype)
+    start = time.perf_counter()
+    migrate(traces.take(nearest), one, params, image, np.zeros_like(image))
+    return time.perf_counter() - start
+
+
 def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, params: KernelParams,
                  velocity, eta=None, rho: str = "auto", normalization: str = "raw",
-                 offset_classes_m=None) -> xr.Dataset:
+                 offset_classes_m=None, progress: bool = True) -> xr.Dataset:
     """Migrate the traces of one tile, as a stack and, with offset classes, as offset gathers.
 
     Parameters
@@ -104,13 +152,18 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         ``raw`` or ``fold`` (divide by the fold per output sample).
     offset_classes_m : sequence of float, or None
         Offset class edges (m); traces outside them are left out of stack and gathers alike.
+    progress : bool
+        Log the fraction of pillars done, contributions per second and the time to go as the kernel runs
+        (:mod:`pstm.progress`); the image is the same either way.
 
     Returns
     -------
     xr.Dataset
         ``image`` and ``fold`` on (``iline``, ``xline``, ``twt``), with offset classes also
         ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``); the tile's
-        kernel time, contribution count and throughput as attributes.
+        kernel time (``kernel_seconds``, without compilation), the warm-up call's time
+        (``compile_seconds``: compilation or loading it from numba's cache), contribution count and
+        throughput as attributes.
     """
     a = tile_traces.attrs
     grid = grid_of(tile_traces)
@@ -132,13 +185,18 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     image = np.zeros((n_classes, pillars.n_pillars, pillars.n_times), dtype)
     fold = np.zeros_like(image)
     migrate = get_kernel(kernel)
+    compile_seconds = warm_up(migrate, all_traces, pillars, params, dtype)
+    log.info("tile %s: kernel %s on %d pillars x %d time samples%s, %d traces; warm-up call (compilation) %.2f s",
+             tile.id, kernel, pillars.n_pillars, pillars.n_times,
+             f" x {n_classes} offset classes" if n_classes > 1 else "", offsets.size, compile_seconds)
+    tracker = PillarProgress(n_classes * pillars.n_pillars, f"tile {tile.id}") if progress else None
     contributions = 0
     wall = 0.0
     paths = []
     for c in range(n_classes):
         traces = all_traces.take(np.nonzero(class_index == c)[0])
         start = time.perf_counter()
-        contributions += migrate(traces, pillars, params, image[c], fold[c])
+        contributions += run_kernel(migrate, traces, pillars, params, image[c], fold[c], tracker)
         wall += time.perf_counter() - start
         paths.append(kernel_path(kernel))
     stack, stack_fold = image.sum(axis=0), fold.sum(axis=0)
@@ -170,6 +228,7 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         "n_traces": int(offsets.size),
         "n_traces_migrated": int(np.count_nonzero(class_index >= 0)),
         "kernel_seconds": wall,
+        "compile_seconds": compile_seconds,
         "kernel_threads": _threads_used(params),
         "contributions": int(contributions),
         "contributions_per_second": contributions / wall if wall > 0 else 0.0,

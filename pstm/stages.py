@@ -45,7 +45,7 @@ def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, outp
 
     settings = _settings(survey=survey, grid=grid, time=time, migration=migration, velocity=velocity,
                          optimization={"output_decimation": output_decimation, "prefilter": prefilter})
-    ds = build_index(settings, segy)
+    ds = build_index(settings, segy, progress=True)
     if velocity is not None:
         from pstm.index import twt_of
         from pstm.velocity import VelocityFunction, check_velocity_coverage
@@ -140,25 +140,72 @@ def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, th
 
 def assemble(index_path: str, tile_paths: Iterable[str], image_nc: str, image_sgy: str, qc_dir: str,
              qc: dict, truth: str | None = None, gathers_nc: str | None = None,
-             gathers_sgy: str | None = None) -> None:
-    """Assemble tiles into the final image (NetCDF and SEG-Y) and gathers, with QC pictures and focus report."""
+             gathers_sgy: str | None = None, settings: dict | None = None) -> None:
+    """Assemble tiles into the final image (NetCDF and SEG-Y) and gathers, with QC pictures and focus report.
+
+    ``settings``: the run's effective settings (every section, normalized), stored in every output.
+    QC files in ``qc_dir``: ``inline.png``, ``crossline.png``, ``time_slice.png``, ``fold.png``,
+    ``gathers.png`` (with gathers) and, with a ``truth``, ``focus.json``, ``focus.md``, ``focus.html``.
+    """
     from pstm.assemble import assemble_files
+    from pstm.geometry import cmp_fold
     from pstm.index import grid_of
     from pstm.qc import plot_sections, write_focus_report
 
-    grid = grid_of(read_dataset(index_path))
-    ds = assemble_files(grid, list(tile_paths), image_nc, image_sgy, gathers_nc, gathers_sgy)
-    plot_sections(ds, qc or {}, qc_dir)
+    index = read_dataset(index_path)
+    grid = grid_of(index)
+    fold = cmp_fold(grid, index["midpoint_x"].values, index["midpoint_y"].values)
+    ds = assemble_files(grid, list(tile_paths), image_nc, image_sgy, gathers_nc, gathers_sgy, settings=settings,
+                        index_attrs={**index.attrs, "n_traces": index.sizes["trace"]}, cmp_fold=fold)
+    truth_data = json.loads(Path(truth).read_text()) if truth else None
+    cut = plot_sections(ds, qc or {}, qc_dir, grid, truth_data, fold)["sections"]
+    log.info("QC pictures: inline %d, crossline %d, time slice %g ms, through %s", cut["inline"], cut["crossline"],
+             cut["time_ms"], cut["why"])
     if truth:
-        report = write_focus_report(ds, grid, truth, Path(qc_dir) / "focus.json", Path(qc_dir) / "focus.md")
+        qc_dir = Path(qc_dir)
+        report = write_focus_report(ds, grid, truth, qc_dir / "focus.json", qc_dir / "focus.md", fold,
+                                    qc_dir / "focus.html")
         for d in report["diffractors"]:
             log.info("diffractor (%g, %g, %g ms): %s", d["x_m"], d["y_m"], d["t0_ms"],
                      "focused" if d["focused"] else "NOT focused")
 
 
+def survey_qc(segy: str, index_path: str, headers: dict, out_summary: str, out_html: str, out_geometry: str,
+              out_fold: str) -> None:
+    """The survey scan of the input (:mod:`pstm.scan`) with the run's grid, and the geometry and CMP fold maps.
+
+    The summary describes the whole file (every trace header) and lists the suggested grid beside the
+    run's; the maps show the traces this run migrates (after the offset selection) on the run's grid.
+    """
+    from pstm.config import HeaderBytes
+    from pstm.geometry import cmp_fold
+    from pstm.index import grid_of
+    from pstm.io.atomic import write_text_atomic
+    from pstm.qc import text_html
+    from pstm.scan import plot_cmp_fold, plot_geometry, scan_survey, summary
+
+    index = read_dataset(index_path)
+    grid = grid_of(index)
+    scan = scan_survey(segy, HeaderBytes(**headers))
+    text = summary(scan, grid)
+    write_text_atomic(out_summary, text)
+    write_text_atomic(out_html, text_html(text, f"Survey scan of {Path(segy).name}"))
+    v = {name: index[name].values for name in ("source_x", "source_y", "receiver_x", "receiver_y",
+                                                "midpoint_x", "midpoint_y")}
+    name = Path(segy).name
+    plot_geometry(out_geometry, v["source_x"], v["source_y"], v["receiver_x"], v["receiver_y"], grid,
+                  title=f"{name}: sources, receivers and midpoints of the {index.sizes['trace']} traces migrated")
+    fold = cmp_fold(grid, v["midpoint_x"], v["midpoint_y"])
+    plot_cmp_fold(out_fold, grid, fold, title=f"{name}: CMP fold on the run's grid")
+    live = fold[fold > 0]
+    log.info("survey scan: %d traces in the file, %d migrated; CMP fold %d .. %d on %d of %d bins",
+             scan.n_traces, index.sizes["trace"], live.min() if live.size else 0, live.max() if live.size else 0,
+             live.size, fold.size)
+
+
 def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: Iterable[str] = (),
             out_png: str | None = None, traces_paths: Iterable[str] = (), migration: dict | None = None,
-            velocity: dict | None = None, measure_pillars: int = 256) -> dict:
+            velocity: dict | None = None, measure_pillars: int = 256, out_html: str | None = None) -> dict:
     """Collect per-tile timings (and Snakemake benchmark files) into the profile report.
 
     With ``traces_paths`` (every tile's prefiltered traces, in the order of
@@ -184,6 +231,6 @@ def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: I
                                             trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing))
         measurements = measure_tile_isolated(traces, pillars, params, n_pillars=measure_pillars)
         measurements["tile"] = tile_traces.attrs["tile_id"]
-    result = write_profile(tile_paths, out_json, out_md, list(benchmarks), measurements, out_png)
+    result = write_profile(tile_paths, out_json, out_md, list(benchmarks), measurements, out_png, out_html)
     log.info("%s", json.dumps(result["total"]))
     return result

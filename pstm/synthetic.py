@@ -189,7 +189,18 @@ def write_survey(cfg: dict, segy_path: str | Path, truth_path: str | Path) -> di
     """Model the survey chunk by chunk into a prestack SEG-Y file, and write the truth JSON (both atomically)."""
     model = SurveyModel(cfg)
     g = model.geometry
+    from pstm.io.provenance import textual_header
+
+    text = textual_header([
+        "PSTM SYNTHETIC PRESTACK SURVEY: ORTHOGONAL GEOMETRY, RICKER WAVELET",
+        f"{g.source_x.size} TRACES OF {model.n_samples} SAMPLES, {model.dt_s * 1000:g} MS, IEEE FLOAT",
+        f"POINT DIFFRACTORS {len(cfg['diffractors'])}, PLANE REFLECTOR {cfg['reflector']['enabled']}",
+        "TRACE HEADER BYTE POSITIONS:",
+        "  source X 73-76; source Y 77-80; receiver X 81-84; receiver Y 85-88",
+        "  coordinate scalar 71-72 (-100: stored values / 100, metres); offset 37-40",
+        "  trace id (1) 29-30; samples 115-116; interval (us) 117-118",
+    ])
     write_prestack(segy_path, model.traces, g.source_x, g.source_y, g.receiver_x, g.receiver_y, model.dt_s,
-                   coordinate_scalar=-100, n_samples=model.n_samples)
+                   coordinate_scalar=-100, n_samples=model.n_samples, text=text)
     write_text_atomic(truth_path, json.dumps(model.truth, indent=2) + "\n")
     return model.truth

@@ -41,7 +41,7 @@ def run_pipeline(workdir: Path, config: dict, segy: str | None = None) -> dict:
     stages.assemble(index, tiles, str(workdir / "image.nc"), str(workdir / "image.sgy"), str(workdir / "qc"),
                     normalize(s.qc), truth=str(workdir / "truth.json") if truth else None,
                     gathers_nc=str(workdir / "gathers.nc") if gathers else None,
-                    gathers_sgy=str(workdir / "gathers.sgy") if gathers else None)
+                    gathers_sgy=str(workdir / "gathers.sgy") if gathers else None, settings=normalize(s))
     return {
         "image": xr.load_dataset(workdir / "image.nc"),
         "gathers": xr.load_dataset(workdir / "gathers.nc") if gathers else None,

@@ -24,8 +24,8 @@ def numba_image(tmp_path_factory):
 def test_backend_matches_numba_and_records_its_path(tmp_path, numba_image, kernel, path):
     cfg = {**CONFIG, "migration": {**CONFIG["migration"], "kernel": kernel}}
     image = run_pipeline(tmp_path, cfg)["image"]
-    ref = numba_image["image"].values
-    assert np.abs(image["image"].values - ref).max() <= 1e-4 * np.abs(ref).max()
+    ref = numba_image["data"].values
+    assert np.abs(image["data"].values - ref).max() <= 1e-4 * np.abs(ref).max()
     np.testing.assert_array_equal(image["fold"].values, numba_image["fold"].values)
     assert image.attrs["pstm_kernel"] == kernel
     assert path in image.attrs["kernel_paths"]

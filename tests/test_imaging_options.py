@@ -93,7 +93,7 @@ def test_rho_filter_makes_the_migrated_wavelet_zero_phase(tmp_path):
     phases = {}
     for rho in ("derivative", "none"):
         result = run_pipeline(tmp_path / rho, with_migration(rho_filter=rho))
-        image = result["image"]["image"].sel(iline=17, xline=17).values
+        image = result["image"]["data"].sel(iline=17, xline=17).values
         k = int(np.argmax(np.abs(hilbert(image))))
         phases[rho] = _wavelet_phase_deg(image, k)
     assert abs(phases["derivative"]) < 20.0, phases
@@ -121,7 +121,7 @@ def test_laterally_varying_velocity_cube_focuses_a_diffractor_under_a_velocity_c
     wrong = run_pipeline(tmp_path / "wrong", {**cfg, "velocity": {"kind": "constant", "constant_m_s": 1800.0}})
     d_wrong = __import__("json").loads((tmp_path / "wrong" / "qc" / "focus.json").read_text())["diffractors"][0]
     assert not d_wrong["focused"] or abs(d_wrong["error_samples"]) > 2, d_wrong
-    assert result["image"]["image"].shape == wrong["image"]["image"].shape
+    assert result["image"]["data"].shape == wrong["image"]["data"].shape
 
 
 def test_velocity_cube_must_cover_the_grid(tmp_path):
@@ -188,15 +188,15 @@ def test_offset_gathers_sum_to_the_stack_and_are_flat(tmp_path):
     edges = [0.0, 150.0, 300.0, 450.0, 600.0]
     gathers = run_pipeline(tmp_path / "g", with_migration(offset_classes_m=edges))
     stack_only = run_pipeline(tmp_path / "s", {**with_migration(), "survey": {"offset_max_m": 600.0}})
-    g = gathers["gathers"]["gather"].values
-    stack = stack_only["image"]["image"].values
+    g = gathers["gathers"]["data"].values
+    stack = stack_only["image"]["data"].values
     np.testing.assert_allclose(g.sum(axis=0), stack, atol=2e-5 * np.abs(stack).max())
-    np.testing.assert_allclose(gathers["image"]["image"].values, stack, atol=2e-5 * np.abs(stack).max())
-    np.testing.assert_array_equal(gathers["gathers"]["gather_fold"].values.sum(axis=0),
+    np.testing.assert_allclose(gathers["image"]["data"].values, stack, atol=2e-5 * np.abs(stack).max())
+    np.testing.assert_array_equal(gathers["gathers"]["fold"].values.sum(axis=0),
                                   stack_only["image"]["fold"].values)
 
     def peak_twt(ds):
-        env = np.abs(hilbert(ds["gather"].sel(iline=17, xline=17).values, axis=-1))
+        env = np.abs(hilbert(ds["data"].sel(iline=17, xline=17).values, axis=-1))
         return ds["twt"].values[np.argmax(env, axis=-1)]
 
     flat = peak_twt(gathers["gathers"])
@@ -212,8 +212,8 @@ def test_fold_normalization_divides_by_fold(tmp_path):
     raw = run_pipeline(tmp_path / "raw", with_migration())["image"]
     norm = run_pipeline(tmp_path / "fold", with_migration(normalization="fold"))["image"]
     fold = raw["fold"].values
-    expected = np.divide(raw["image"].values, fold, out=np.zeros_like(fold), where=fold > 0)
-    np.testing.assert_allclose(norm["image"].values, expected, rtol=1e-5, atol=1e-7)
+    expected = np.divide(raw["data"].values, fold, out=np.zeros_like(fold), where=fold > 0)
+    np.testing.assert_allclose(norm["data"].values, expected, rtol=1e-5, atol=1e-7)
     assert norm.attrs["normalization"] == "fold"
 
 
@@ -247,4 +247,4 @@ def test_gathers_segy_has_offsets_in_headers(tmp_path):
     with segyio.open(str(tmp_path / "gathers.sgy")) as f:
         assert list(f.offsets) == [100, 300, 500]
         cube = segyio.tools.cube(f)  # (inline, crossline, offset, sample)
-    np.testing.assert_array_equal(np.moveaxis(cube, 2, 0), result["gathers"]["gather"].values)
+    np.testing.assert_array_equal(np.moveaxis(cube, 2, 0), result["gathers"]["data"].values)

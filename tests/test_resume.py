@@ -72,6 +72,23 @@ def test_leftovers_of_killed_writers_are_removed_by_the_next_write(tmp_path):
     assert remove_stale_temporaries(tmp_path / "out.nc") == []
 
 
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    """Outputs get 0o666 less the umask (644 under 022), not mkstemp's 600: colleagues can read them."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "a.md", "text")
+        write_dataset(xr.Dataset({"a": ("x", np.arange(3.0))}), tmp_path / "a.nc")
+        write_text_atomic(tmp_path / "a.md", "rewritten")  # replacing a file gives the same mode
+    finally:
+        os.umask(old)
+    for name in ("a.md", "a.nc"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+
+
 def test_dataset_round_trip_carries_completion_mark(tmp_path):
     ds = xr.Dataset({"a": ("x", np.arange(3.0))})
     write_dataset(ds, tmp_path / "a.nc")

@@ -146,7 +146,7 @@ def read_image(workdir: str | Path, results: str = "results") -> tuple[np.ndarra
     from pstm.io.netcdf import read_dataset
 
     ds = read_dataset(Path(workdir) / results / "image.nc")
-    return ds["image"].values, ds["fold"].values
+    return ds["data"].values, ds["fold"].values
 
 
 def assert_bit_identical(a: np.ndarray, b: np.ndarray, what: str = "image") -> None:

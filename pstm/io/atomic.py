@@ -4,6 +4,11 @@ A process killed while writing (SIGKILL, power loss, a cluster job past its
 time limit) leaves only a hidden temporary file ``.<name>.<host>.<pid>.<random>.tmp``
 beside the target, never a file under the target's name.  The next write of
 the same target removes such leftovers of dead processes on this host.
+
+The file under the target's name gets the permissions of any newly created
+file (``0o666`` less the process umask: ``644`` under umask 022), not the
+``600`` that :func:`tempfile.mkstemp` gives its temporary file, so colleagues
+on a shared server can read the outputs.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import contextlib
 import os
 import socket
 import tempfile
+import threading
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
 
 
 def _host() -> str:
@@ -46,12 +54,32 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     return removed
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux ``/proc``)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    with _UMASK_LOCK:  # elsewhere: set and restore at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """Permission bits a file created now would get: ``0o666`` less the umask."""
+    return 0o666 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is untouched,
-    so a crash never leaves a file that looks complete.
+    so a crash never leaves a file that looks complete.  The renamed file has
+    the mode :func:`new_file_mode` gives (the umask honoured), whatever the
+    writer did to the temporary file's mode.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +88,7 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -45,6 +45,16 @@ MAX_ABS_SCALAR = 10000
 #: Traces per block when scanning amplitudes (bounds memory: block x samples x 4 bytes).
 SCAN_BLOCK_TRACES = 4096
 
+#: SEG-Y rev 1 binary header fields pstm writes: revision 1.0 (bytes 3501-3502 = 0x0100), fixed-length traces.
+REV1_BINARY = {segyio.BinField.SEGYRevision: 1, segyio.BinField.SEGYRevisionMinor: 0, segyio.BinField.TraceFlag: 1}
+
+#: Trace header fields of pstm's migrated SEG-Y files: name -> (first byte, last byte).
+BINNED_BYTES = {"inline": (189, 192), "crossline": (193, 196), "CDP X": (181, 184), "CDP Y": (185, 188),
+                "CDP number": (21, 24), "coordinate scalar": (71, 72), "trace id (1)": (29, 30),
+                "delay (ms)": (109, 110), "samples": (115, 116), "interval (us)": (117, 118)}
+#: ... and of migrated gathers, in addition.
+GATHER_BYTES = {"offset (m)": (37, 40)}
+
 
 @dataclass(frozen=True)
 class SegyLayout:
@@ -298,10 +308,11 @@ def _check_missing_coordinates(path: Path, coords: dict, headers: HeaderBytes) -
 
 
 def check_amplitudes(path: str | Path, trace_numbers: np.ndarray | None = None,
-                     block_traces: int = SCAN_BLOCK_TRACES) -> None:
+                     block_traces: int = SCAN_BLOCK_TRACES, progress=None) -> None:
     """Scan amplitudes for NaN or infinite values, a block of traces at a time (memory bounded).
 
-    Run once at indexing, so a bad sample fails the run before any tile is migrated.
+    Run once at indexing, so a bad sample fails the run before any tile is migrated.  ``progress``
+    (a :class:`pstm.progress.CountProgress` over the file's traces) is told after each block.
 
     Raises
     ------
@@ -329,6 +340,8 @@ def check_amplitudes(path: str | Path, trace_numbers: np.ndarray | None = None,
                     r = int(np.nonzero(bad_rows)[0][0])
                     s = int(np.nonzero(~np.isfinite(block[r]))[0][0])
                     first = (a + r, s, float(block[r, s]))
+            if progress is not None:
+                progress.advance(b - a)
     if first is not None:
         k, s, v = first
         raise SegyError(f"{path}: trace {k} (0-based) has amplitude {v} at sample {s}: {n_bad} traces hold NaN or "
@@ -397,8 +410,9 @@ WRITE_CHUNK_TRACES = 16384
 
 
 def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x, receiver_y,
-                   dt_s: float, coordinate_scalar: int = -100, n_samples: int | None = None) -> None:
-    """Write a prestack SEG-Y file (IEEE floats, coordinates at the rev 1 bytes), atomically.
+                   dt_s: float, coordinate_scalar: int = -100, n_samples: int | None = None,
+                   text: str | None = None) -> None:
+    """Write a prestack SEG-Y rev 1 file (IEEE floats, coordinates in metres at the rev 1 bytes), atomically.
 
     Coordinates are stored as integers ``round(value / factor)`` where the
     scalar's factor is ``1/|s|`` for negative ``s`` and ``s`` for positive.
@@ -409,6 +423,8 @@ def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x,
         The traces, or ``amplitudes(start, stop)`` returning traces ``start:stop``
         (then ``n_samples`` is required); a callable is asked for chunks of
         :data:`WRITE_CHUNK_TRACES`, so memory stays bounded for any survey size.
+    text : str, optional
+        The 3200-character textual header (segyio's default when None).
     """
     n = np.asarray(source_x).size
     if callable(amplitudes):
@@ -434,10 +450,15 @@ def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x,
     with atomic_path(path) as tmp:
         with segyio.create(str(tmp), spec) as f:
             f.bin.update(hdt=dt_us, hns=ns, format=5)
+            f.bin.update({**REV1_BINARY, segyio.BinField.MeasurementSystem: 1})
+            if text is not None:
+                f.text[0] = text
             for k in range(n):
                 f.header[k] = {
                     segyio.TraceField.TRACE_SEQUENCE_LINE: k + 1,
                     segyio.TraceField.TRACE_SEQUENCE_FILE: k + 1,
+                    segyio.TraceField.TraceIdentificationCode: 1,
+                    segyio.TraceField.CoordinateUnits: 1,
                     segyio.TraceField.offset: int(offsets[k]),
                     segyio.TraceField.SourceGroupScalar: int(coordinate_scalar),
                     segyio.TraceField.SourceX: int(ints["sx"][k]),
@@ -457,28 +478,35 @@ def write_prestack(path: str | Path, amplitudes, source_x, source_y, receiver_x,
 
 
 def write_poststack(path: str | Path, image: np.ndarray, inlines: np.ndarray, crosslines: np.ndarray,
-                    cdp_x: np.ndarray, cdp_y: np.ndarray, twt_ms: np.ndarray, coordinate_scalar: int = -100) -> None:
-    """Write a migrated stack (n_inlines, n_crosslines, n_times) as inline-sorted SEG-Y, atomically.
+                    cdp_x: np.ndarray, cdp_y: np.ndarray, twt_ms: np.ndarray, coordinate_scalar: int = -100,
+                    text: str | None = None, extended: tuple = (), measurement_system: int = 1) -> None:
+    """Write a migrated stack (n_inlines, n_crosslines, n_times) as inline-sorted SEG-Y rev 1, atomically.
 
     Inline and crossline numbers go to bytes 189 and 193, CDP_X/CDP_Y to 181/185
-    with the scalar at byte 71; segyio opens the result with its default geometry.
+    with the scalar at byte 71 (:data:`BINNED_BYTES`); segyio opens the result with its
+    default geometry.  ``text``: the 3200-character textual header; ``extended``: SEG-Y rev 1
+    extended textual header records (3200 characters each); ``measurement_system``: 1 metres, 2 feet.
     """
-    _write_binned(path, np.asarray(image)[None], inlines, crosslines, None, cdp_x, cdp_y, twt_ms, coordinate_scalar)
+    _write_binned(path, np.asarray(image)[None], inlines, crosslines, None, cdp_x, cdp_y, twt_ms, coordinate_scalar,
+                  text, extended, measurement_system)
 
 
 def write_prestack_gathers(path: str | Path, gathers: np.ndarray, inlines, crosslines, offsets, cdp_x, cdp_y,
-                           twt_ms, coordinate_scalar: int = -100) -> None:
-    """Write migrated gathers (n_offsets, n_inlines, n_crosslines, n_times) as prestack SEG-Y, atomically.
+                           twt_ms, coordinate_scalar: int = -100, text: str | None = None, extended: tuple = (),
+                           measurement_system: int = 1) -> None:
+    """Write migrated gathers (n_offsets, n_inlines, n_crosslines, n_times) as prestack SEG-Y rev 1, atomically.
 
     Traces are ordered by inline, crossline, then offset; inline/crossline at bytes
     189/193, offset (m, rounded) at byte 37, CDP_X/CDP_Y at 181/185 with the scalar
     at byte 71, so segyio opens it with its default geometry and ``offsets``.
     """
-    _write_binned(path, gathers, inlines, crosslines, offsets, cdp_x, cdp_y, twt_ms, coordinate_scalar)
+    _write_binned(path, gathers, inlines, crosslines, offsets, cdp_x, cdp_y, twt_ms, coordinate_scalar,
+                  text, extended, measurement_system)
 
 
 def _write_binned(path, volumes: np.ndarray, inlines, crosslines, offsets, cdp_x, cdp_y, twt_ms,
-                  coordinate_scalar: int) -> None:
+                  coordinate_scalar: int, text: str | None = None, extended: tuple = (),
+                  measurement_system: int = 1) -> None:
     """Inline-sorted SEG-Y of ``volumes`` (n_offsets, n_inlines, n_crosslines, n_times); offsets None: post-stack."""
     volumes = np.ascontiguousarray(volumes, dtype=np.float32)
     n_off, n_il, n_xl, nt = volumes.shape
@@ -497,15 +525,26 @@ def _write_binned(path, volumes: np.ndarray, inlines, crosslines, offsets, cdp_x
     if offsets is not None:
         spec.offsets = [int(round(v)) for v in offsets]
     spec.samples = np.asarray(twt_ms, dtype=np.float64)
+    spec.ext_headers = len(extended)
     with atomic_path(path) as tmp:
         with segyio.create(str(tmp), spec) as f:
             f.bin.update(hdt=dt_us, hns=nt, format=5)
+            f.bin.update({**REV1_BINARY, segyio.BinField.ExtendedHeaders: len(extended),
+                          segyio.BinField.MeasurementSystem: int(measurement_system),
+                          segyio.BinField.EnsembleFold: n_off, segyio.BinField.SortingCode: 2})
+            if text is not None:
+                f.text[0] = text
+            for n, record in enumerate(extended, 1):
+                f.text[n] = record
             k = 0
             for i in range(n_il):
                 for j in range(n_xl):
                     for o in range(n_off):
                         header = {
                             segyio.TraceField.TRACE_SEQUENCE_LINE: k + 1,
+                            segyio.TraceField.TRACE_SEQUENCE_FILE: k + 1,
+                            segyio.TraceField.TraceIdentificationCode: 1,
+                            segyio.TraceField.CoordinateUnits: 1,
                             segyio.TraceField.INLINE_3D: int(inlines[i]),
                             segyio.TraceField.CROSSLINE_3D: int(crosslines[j]),
                             segyio.TraceField.CDP: i * n_xl + j + 1,

@@ -106,6 +106,20 @@ class PillarSet:
     def n_times(self) -> int:
         return self.twt_s.shape[0]
 
+    def rows(self, index: slice) -> "PillarSet":
+        """The pillars ``index`` selects (a slice: views, no copies), same times."""
+        return PillarSet(self.x[index], self.y[index], self.twt_s, self.vrms[index],
+                         None if self.eta is None else self.eta[index])
+
+
+def pillar_ranges(n_pillars: int, progress=None):
+    """Ranges of pillars a kernel runs one after another: all at once without ``progress``, else the
+    ranges of :meth:`pstm.progress.PillarProgress.ranges` (the kernel calls ``progress.advance`` after each).
+    """
+    if progress is None:
+        return [slice(0, n_pillars)]
+    return progress.ranges(n_pillars)
+
 
 @dataclass(frozen=True)
 class KernelParams:

@@ -78,14 +78,19 @@ class TileResult:
     worker: str = field(default="")
 
 
-def _run_one(kernel: str, job: TileJob, params: KernelParams) -> TileResult:
+def _run_one(kernel: str, job: TileJob, params: KernelParams, progress=None) -> TileResult:
     from pstm.kernels.registry import get_kernel
 
     migrate = get_kernel(kernel)
     image = np.zeros((job.pillars.n_pillars, job.pillars.n_times), np.float32)
     fold = np.zeros_like(image)
     start = time.perf_counter()
-    count = migrate(job.traces, job.pillars, params, image, fold)
+    if progress is not None and migrate.reports_progress:  # numba: between ranges of the block's pillars
+        count = migrate(job.traces, job.pillars, params, image, fold, progress=progress)
+    else:
+        count = migrate(job.traces, job.pillars, params, image, fold)
+        if progress is not None:  # mlx: when the block is done
+            progress.advance(job.pillars.n_pillars, count)
     seconds = time.perf_counter() - start
     path = kernel
     if kernel == "mlx":
@@ -97,7 +102,7 @@ def _run_one(kernel: str, job: TileJob, params: KernelParams) -> TileResult:
 
 def migrate_tiles_hybrid(jobs: Sequence[TileJob], params: KernelParams, *, cpu_workers: int = 1,
                          mlx_workers: int = 1, cpu_kernel: str = "numba", mlx_kernel: str = "mlx",
-                         on_result: Callable[[TileResult], None] | None = None) -> list[TileResult]:
+                         on_result: Callable[[TileResult], None] | None = None, progress=None) -> list[TileResult]:
     """Migrate ``jobs`` with CPU and MLX workers taking tiles from one queue.
 
     Parameters
@@ -113,6 +118,8 @@ def migrate_tiles_hybrid(jobs: Sequence[TileJob], params: KernelParams, *, cpu_w
         Registered kernel names of the two sides.
     on_result : callable, optional
         Called with each :class:`TileResult` as it completes (from the worker thread), e.g. to write it.
+    progress : pstm.progress.PillarProgress, optional
+        Told of the pillars done: by the numba side between ranges of its pillars, by the MLX side per job.
 
     Returns
     -------
@@ -150,7 +157,7 @@ def migrate_tiles_hybrid(jobs: Sequence[TileJob], params: KernelParams, *, cpu_w
             except queue.Empty:
                 return
             try:
-                result = _run_one(kernel, job, params)
+                result = _run_one(kernel, job, params, progress)
                 results[index] = result
                 if on_result is not None:
                     on_result(result)
@@ -195,15 +202,17 @@ def last_path() -> str:
 
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
-            *, block: int | None = None, cpu_workers: int = 1, mlx_workers: int = 1) -> int:
+            progress=None, *, block: int | None = None, cpu_workers: int = 1, mlx_workers: int = 1) -> int:
     """Per-tile hybrid kernel: blocks of the tile's pillars taken by Numba and MLX workers from one queue.
 
     Same contract as :func:`pstm.kernels.reference.migrate` (adds into ``image`` and ``fold``, returns the
     contribution count).  :func:`last_path` then tells who did what (for provenance attributes).
+    ``progress`` hears from the numba side between ranges of pillars and from the MLX side per block.
     """
     blocks = split_pillars(pillars, block or PILLARS_PER_BLOCK)
     jobs = [TileJob(sl, traces, sub) for sl, sub in blocks]
-    results = migrate_tiles_hybrid(jobs, params, cpu_workers=cpu_workers, mlx_workers=mlx_workers)
+    results = migrate_tiles_hybrid(jobs, params, cpu_workers=cpu_workers, mlx_workers=mlx_workers,
+                                   progress=progress)
     total = 0
     tally: dict = {}
     for r in results:

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, cosine_taper, padded_trace_limits
+from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_radius, cosine_taper, padded_trace_limits,
+                                 pillar_ranges)
 from pstm.kernels.interpolation import TAPS, interpolate, pad_for_interpolation, triangle_integral, triangle_read
 
 #: Bumped whenever the numerical behaviour changes (reruns tiles).
@@ -61,7 +62,8 @@ def leg_time(t0: np.ndarray, distance_sq: np.ndarray, vrms: np.ndarray, eta: np.
     return np.sqrt(t2)
 
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
+            progress=None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` and count ``fold``.
 
     Parameters
@@ -75,6 +77,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         Accumulated in place.
     fold : ndarray, shape (n_pillars, n_times)
         Number of contributions per output sample, accumulated in place.
+    progress : pstm.progress.PillarProgress, optional
+        Told after each range of pillars (see :func:`pstm.kernels.common.pillar_ranges`).
 
     Returns
     -------
@@ -100,53 +104,57 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     t0 = pillars.twt_s[None, :]
     cos_max_angle = np.cos(np.radians(params.max_opening_angle_deg)) if params.max_opening_angle_deg is not None else None
     total = 0
-    for p in range(pillars.n_pillars):
-        px, py = pillars.x[p], pillars.y[p]
-        vrms = pillars.vrms[p][None, :]
-        eta = (pillars.eta[p] if pillars.eta is not None else np.zeros(pillars.n_times))[None, :]
-        aperture = aperture_radius(pillars.vrms[p], pillars.twt_s, params)[None, :]
-        for start in range(0, traces.n_traces, TRACE_CHUNK):
-            sl = slice(start, start + TRACE_CHUNK)
-            distance = np.hypot(mx[sl] - px, my[sl] - py)[:, None]
-            sdx, sdy = traces.source_x[sl] - px, traces.source_y[sl] - py
-            rdx, rdy = traces.receiver_x[sl] - px, traces.receiver_y[sl] - py
-            ds2 = (sdx**2 + sdy**2)[:, None]
-            dr2 = (rdx**2 + rdy**2)[:, None]
-            ts = leg_time(t0, ds2, vrms, eta)
-            tr_ = leg_time(t0, dr2, vrms, eta)
-            t = ts + tr_
-            valid = (distance <= aperture) & (t > 0) & (t > t_lo) & (t < t_hi)
-            if cos_max_angle is not None:
-                z2 = (vrms * t0 / 2.0) ** 2
-                dot = (sdx * rdx + sdy * rdy)[:, None] + z2
-                norm = np.sqrt((ds2 + z2) * (dr2 + z2))
-                valid &= dot >= cos_max_angle * norm
-            if params.stretch_mute is not None:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    slope = t0 / 4.0 * (1.0 / ts + 1.0 / tr_)  # dt/dt0
-                    valid &= (slope > 0) & (1.0 / slope - 1.0 <= params.stretch_mute)
-            tr, it = np.nonzero(valid)
-            if tr.size == 0:
-                continue
-            tt = t[tr, it]
-            fractional = (tt - traces.t_first_s) / dt  # 0 at the first real sample
-            if params.antialias == "triangle":
-                v2 = pillars.vrms[p, it] ** 2
-                # d t_leg / d midpoint = (S - P) / (vrms^2 t_leg), bounded by 1/vrms; guard t_leg = 0
-                a_s, a_r = np.maximum(ts[tr, it], 1e-12) * v2, np.maximum(tr_[tr, it], 1e-12) * v2
-                gx = sdx[tr] / a_s + rdx[tr] / a_r
-                gy = sdy[tr] / a_s + rdy[tr] / a_r
-                half = np.minimum(np.hypot(gx, gy) * params.antialias_trace_spacing_m / dt,
-                                  params.antialias_max_half_length)
-                amp = triangle_read(integral, aa_pad, tr + start, fractional, half)
-            else:
-                amp = interpolate(padded, tr + start, fractional, params.interpolation)
-            weight = cosine_taper(distance[tr, 0], aperture[0, it], params.taper_fraction)
-            if params.spreading:
-                weight = weight / (pillars.vrms[p, it] * tt)
-            if params.obliquity:
-                weight = weight * pillars.twt_s[it] / tt
-            image[p] += np.bincount(it, weights=amp * weight, minlength=pillars.n_times)
-            fold[p] += np.bincount(it, minlength=pillars.n_times)
-            total += tr.size
+    for pillar_range in pillar_ranges(pillars.n_pillars, progress):
+        before = total
+        for p in range(pillar_range.start, pillar_range.stop):
+            px, py = pillars.x[p], pillars.y[p]
+            vrms = pillars.vrms[p][None, :]
+            eta = (pillars.eta[p] if pillars.eta is not None else np.zeros(pillars.n_times))[None, :]
+            aperture = aperture_radius(pillars.vrms[p], pillars.twt_s, params)[None, :]
+            for start in range(0, traces.n_traces, TRACE_CHUNK):
+                sl = slice(start, start + TRACE_CHUNK)
+                distance = np.hypot(mx[sl] - px, my[sl] - py)[:, None]
+                sdx, sdy = traces.source_x[sl] - px, traces.source_y[sl] - py
+                rdx, rdy = traces.receiver_x[sl] - px, traces.receiver_y[sl] - py
+                ds2 = (sdx**2 + sdy**2)[:, None]
+                dr2 = (rdx**2 + rdy**2)[:, None]
+                ts = leg_time(t0, ds2, vrms, eta)
+                tr_ = leg_time(t0, dr2, vrms, eta)
+                t = ts + tr_
+                valid = (distance <= aperture) & (t > 0) & (t > t_lo) & (t < t_hi)
+                if cos_max_angle is not None:
+                    z2 = (vrms * t0 / 2.0) ** 2
+                    dot = (sdx * rdx + sdy * rdy)[:, None] + z2
+                    norm = np.sqrt((ds2 + z2) * (dr2 + z2))
+                    valid &= dot >= cos_max_angle * norm
+                if params.stretch_mute is not None:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        slope = t0 / 4.0 * (1.0 / ts + 1.0 / tr_)  # dt/dt0
+                        valid &= (slope > 0) & (1.0 / slope - 1.0 <= params.stretch_mute)
+                tr, it = np.nonzero(valid)
+                if tr.size == 0:
+                    continue
+                tt = t[tr, it]
+                fractional = (tt - traces.t_first_s) / dt  # 0 at the first real sample
+                if params.antialias == "triangle":
+                    v2 = pillars.vrms[p, it] ** 2
+                    # d t_leg / d midpoint = (S - P) / (vrms^2 t_leg), bounded by 1/vrms; guard t_leg = 0
+                    a_s, a_r = np.maximum(ts[tr, it], 1e-12) * v2, np.maximum(tr_[tr, it], 1e-12) * v2
+                    gx = sdx[tr] / a_s + rdx[tr] / a_r
+                    gy = sdy[tr] / a_s + rdy[tr] / a_r
+                    half = np.minimum(np.hypot(gx, gy) * params.antialias_trace_spacing_m / dt,
+                                      params.antialias_max_half_length)
+                    amp = triangle_read(integral, aa_pad, tr + start, fractional, half)
+                else:
+                    amp = interpolate(padded, tr + start, fractional, params.interpolation)
+                weight = cosine_taper(distance[tr, 0], aperture[0, it], params.taper_fraction)
+                if params.spreading:
+                    weight = weight / (pillars.vrms[p, it] * tt)
+                if params.obliquity:
+                    weight = weight * pillars.twt_s[it] / tt
+                image[p] += np.bincount(it, weights=amp * weight, minlength=pillars.n_times)
+                fold[p] += np.bincount(it, minlength=pillars.n_times)
+                total += tr.size
+        if progress is not None:
+            progress.advance(pillar_range.stop - pillar_range.start, total - before)
     return int(total)

@@ -35,12 +35,17 @@ class KernelSpec:
         aperture that it implements (names as in
         :meth:`pstm.kernels.common.KernelParams.extended_features`, ``interpolation``
         standing for every method).
+    reports_progress : bool
+        Its ``migrate`` takes ``progress`` (a :class:`pstm.progress.PillarProgress`) and reports to it
+        between ranges of pillars of one prepared call; for the others :func:`pstm.migrate.run_kernel`
+        calls the kernel once per range of pillars.
     """
 
     name: str
     module: str
     description: str
     features: frozenset = frozenset()
+    reports_progress: bool = False
 
 
 #: Every extended imaging option.
@@ -49,12 +54,13 @@ ALL_FEATURES = frozenset({"interpolation", "antialias", "aperture_table", "max_o
 
 KERNELS: dict[str, KernelSpec] = {
     "reference": KernelSpec("reference", "pstm.kernels.reference", "numpy, float64, readable: the specification",
-                            ALL_FEATURES),
+                            ALL_FEATURES, reports_progress=True),
     "numba": KernelSpec("numba", "pstm.kernels.numba_kernel", "numba, parallel over pillars (float32 fast path)",
-                        ALL_FEATURES),
+                        ALL_FEATURES, reports_progress=True),
     "mlx": KernelSpec("mlx", "pstm.kernels.mlx_kernel", "MLX, float32, batched; custom kernels on Metal and CUDA"),
     "hybrid": KernelSpec("hybrid", "pstm.kernels.hybrid",
-                         "numba on CPU threads and mlx side by side, taking blocks of pillars from one queue"),
+                         "numba on CPU threads and mlx side by side, taking blocks of pillars from one queue",
+                         reports_progress=True),
 }
 
 
@@ -110,15 +116,21 @@ def get_kernel(name: str) -> Callable:
         raise KernelUnavailable(f"kernel {name!r} needs a module that is not installed: {exc}") from exc
     inner = module.migrate
 
-    def migrate(traces, pillars, params, image, fold):
+    def migrate(traces, pillars, params, image, fold, progress=None):
         missing = _unsupported(spec, params.extended_features(pillars))
         if missing:
             raise KernelOptionError(f"kernel {name!r} cannot honour {', '.join(missing)}; switch it off or choose "
                              "kernel 'numba' or 'reference'")
-        return inner(traces, pillars, params, image, fold)
+        if progress is None:
+            return inner(traces, pillars, params, image, fold)
+        if not spec.reports_progress:
+            raise TypeError(f"kernel {name!r} does not report progress itself; call it through "
+                            "pstm.migrate.run_kernel, which runs it on ranges of pillars")
+        return inner(traces, pillars, params, image, fold, progress=progress)
 
     migrate.__doc__ = inner.__doc__
     migrate.__wrapped__ = inner
+    migrate.reports_progress = spec.reports_progress
     return migrate
 
 

@@ -11,6 +11,8 @@ from pstm.kernels.registry import kernel_version
 
 SETTINGS = settings_from_dict(config, "config")
 R = SETTINGS.results
+#: Every setting of the run, defaults filled in (stored in the final outputs).
+EFFECTIVE_SETTINGS = normalize(SETTINGS)
 
 
 wildcard_constraints:
@@ -111,9 +113,16 @@ def get_final_outputs():
         f"{R}/image.sgy",
         f"{R}/profile/profile.md",
         f"{R}/profile/profile.json",
+        f"{R}/profile/profile.html",
         f"{R}/profile/throughput.png",
+        f"{R}/qc/survey.txt",
+        f"{R}/qc/survey.html",
+        f"{R}/qc/geometry.png",
+        f"{R}/qc/cmp_fold.png",
     ]
     out += [f"{R}/qc/{name}.png" for name in ("inline", "crossline", "time_slice", "fold")]
     if get_truth():
-        out += [f"{R}/qc/focus.md", f"{R}/qc/focus.json"]
+        out += [f"{R}/qc/focus.md", f"{R}/qc/focus.json", f"{R}/qc/focus.html"]
+    if get_gather_outputs():
+        out += [f"{R}/qc/gathers.png"]
     return out + get_gather_outputs()

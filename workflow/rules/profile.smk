@@ -6,7 +6,8 @@ rule profile:
     output:
         md=f"{R}/profile/profile.md",
         json=f"{R}/profile/profile.json",
-        png=f"{R}/profile/throughput.png",
+        html=report(f"{R}/profile/profile.html", caption="../report/profile.rst", category="5. Performance"),
+        png=report(f"{R}/profile/throughput.png", caption="../report/throughput.rst", category="5. Performance"),
     params:
         migration=get_migration_params(),
         velocity=section("velocity"),

@@ -6,4 +6,5 @@ with log_to(snakemake.log[0]):
     stages.profile(snakemake.input.tiles, snakemake.output.json, snakemake.output.md,
                    benchmarks=snakemake.input.benchmarks, out_png=snakemake.output.png,
                    traces_paths=snakemake.input.traces, migration=snakemake.params.migration,
-                   velocity=snakemake.params.velocity, measure_pillars=snakemake.params.measure_pillars)
+                   velocity=snakemake.params.velocity, measure_pillars=snakemake.params.measure_pillars,
+                   out_html=snakemake.output.html)

@@ -70,7 +70,8 @@ def last_path() -> str | None:
     return getattr(_last, "path", None)
 
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
+            progress=None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :mod:`pstm.kernels.reference`).
 
     Parameters
@@ -83,6 +84,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         Imaging options; the path is chosen from them by :func:`choose_path`.
     image, fold : numpy.ndarray
         (n_pillars, n_times) arrays, float32 or float64, added to in place.
+    progress : pstm.progress.PillarProgress, optional
+        Told between ranges of pillars how far the call has come (every path reports).
 
     Returns
     -------
@@ -91,8 +94,5 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     """
     path = choose_path(params, pillars)
     _last.path = path_label(path)
-    if path == "linear":
-        return linear.migrate(traces, pillars, params, image, fold)
-    if path == "taps":
-        return taps.migrate(traces, pillars, params, image, fold)
-    return general.migrate(traces, pillars, params, image, fold)
+    module = {"linear": linear, "taps": taps, "general": general}[path]
+    return module.migrate(traces, pillars, params, image, fold, progress=progress)

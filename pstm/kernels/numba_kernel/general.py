@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits, pillar_ranges
 from pstm.kernels.interpolation import CODES, PAD, TAPS, pad_for_interpolation, tap_weights_fast, triangle_integral
 
 KERNEL_VERSION = "numba-general-1"
@@ -190,8 +190,13 @@ def _migrate(traces, integral, aa_pad, sx, sy, rx, ry, t_first, dt, t_lo, t_hi,
     return counts.sum()
 
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
-    """Add the Kirchhoff sum of ``traces`` into ``image`` with every option of the reference kernel."""
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
+            progress=None) -> int:
+    """Add the Kirchhoff sum of ``traces`` into ``image`` with every option of the reference kernel.
+
+    With ``progress`` the compiled loop runs on ranges of pillars after one preparation and reports
+    after each (each pillar's sum is the same as in one call).
+    """
     if params.interpolation not in TAPS:
         raise ValueError(f"numba kernel: unknown interpolation {params.interpolation!r}; valid: {', '.join(TAPS)}")
     if params.fast_sqrt:
@@ -219,15 +224,21 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     out_img = image if image.dtype == np.float64 else np.zeros(image.shape)
     out_fold = fold if fold.dtype == np.float64 else np.zeros(fold.shape)
     f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    total = _migrate(
-        padded, integral, aa_pad, f64(traces.source_x), f64(traces.source_y), f64(traces.receiver_x),
-        f64(traces.receiver_y), float(traces.t_first_s), float(traces.dt_s), float(t_lo), float(t_hi),
-        f64(pillars.x), f64(pillars.y), f64(pillars.twt_s), f64(pillars.vrms), f64(eta), f64(aperture), f64(cummax),
-        float(params.taper_fraction), bool(params.spreading), bool(params.obliquity),
-        CODES[method], TAPS[method], table, use_aa, float(params.antialias_trace_spacing_m),
-        float(params.antialias_max_half_length), params.max_opening_angle_deg is not None, cos_max,
-        params.stretch_mute is not None, float(params.stretch_mute or 0.0), out_img, out_fold,
-    )
+    trace_args = (f64(traces.source_x), f64(traces.source_y), f64(traces.receiver_x), f64(traces.receiver_y))
+    px, py, vrms, eta, aperture, cummax = (f64(a) for a in (pillars.x, pillars.y, pillars.vrms, eta, aperture, cummax))
+    total = 0
+    for p in pillar_ranges(pillars.n_pillars, progress):
+        n = _migrate(
+            padded, integral, aa_pad, *trace_args, float(traces.t_first_s), float(traces.dt_s), float(t_lo),
+            float(t_hi), px[p], py[p], f64(pillars.twt_s), vrms[p], eta[p], aperture[p], cummax[p],
+            float(params.taper_fraction), bool(params.spreading), bool(params.obliquity),
+            CODES[method], TAPS[method], table, use_aa, float(params.antialias_trace_spacing_m),
+            float(params.antialias_max_half_length), params.max_opening_angle_deg is not None, cos_max,
+            params.stretch_mute is not None, float(params.stretch_mute or 0.0), out_img[p], out_fold[p],
+        )
+        total += n
+        if progress is not None:
+            progress.advance(p.stop - p.start, n)
     if out_img is not image:
         image += out_img
     if out_fold is not fold:

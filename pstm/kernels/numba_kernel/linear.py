@@ -62,6 +62,7 @@ from pstm.kernels.common import (
     TraceGather,
     aperture_radius,
     padded_trace_limits,
+    pillar_ranges,
     taper_and_weight_coefficients,
 )
 
@@ -427,10 +428,11 @@ class TilePrep:
     t_lo: float
     t_hi: float
 
-    def geometry_args(self) -> tuple:
-        """The arguments every fast kernel takes first after its trace samples, in order."""
-        return (self.mx, self.my, self.sx, self.sy, self.rx, self.ry, self.blocks, self.bbox, self.px, self.py,
-                self.a_max, self.h2_pad, self.s2_pad, self.aperture_pad, self.taper_q_pad, self.taper_c)
+    def geometry_args(self, p: slice = slice(None)) -> tuple:
+        """The arguments every fast kernel takes first after its trace samples, in order, for the pillars ``p``."""
+        return (self.mx, self.my, self.sx, self.sy, self.rx, self.ry, self.blocks, self.bbox, self.px[p], self.py[p],
+                self.a_max[p], self.h2_pad[p], self.s2_pad[p], self.aperture_pad[p], self.taper_q_pad[p],
+                self.taper_c)
 
 
 def prepare_tile(traces: TraceGather, pillars: PillarSet, params: KernelParams, table_dtype=np.int32):
@@ -501,11 +503,14 @@ def prepare_tile(traces: TraceGather, pillars: PillarSet, params: KernelParams, 
     )
 
 
-def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray) -> int:
+def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
+            progress=None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
 
     ``image`` and ``fold`` are (n_pillars, n_times) arrays of float32 or float64;
-    the kernel accumulates in float32.
+    the kernel accumulates in float32.  With ``progress`` (a :class:`pstm.progress.PillarProgress`) the
+    compiled loop runs on ranges of pillars after one preparation and reports after each; every
+    pillar's sum is the same as in one call.
     """
     if params.interpolation != "linear":
         raise ValueError(f"numba kernel: interpolation {params.interpolation!r} is not implemented")
@@ -518,14 +523,17 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     _build_pairs(amplitudes, prep.keep.astype(np.int64), pairs64.view(np.float32))
     acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
     cnt = np.zeros_like(acc)
-    # A few pillar chunks per thread, handed out dynamically: robust when other processes share the cores.
-    n_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), pillars.n_pillars))
-    with numba.parallel_chunksize(1):
-        _migrate(
-            pairs64, *prep.geometry_args(), prep.wcoef_pad, prep.power, prep.start_tab, prep.end_tab,
-            prep.taper_tab, np.float32(1.0 / prep.step), np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s),
-            np.float32(prep.t_hi), bool(params.sample_window), bool(params.fast_sqrt), n_chunks, acc, cnt,
-        )
+    for p in pillar_ranges(pillars.n_pillars, progress):
+        # A few pillar chunks per thread, handed out dynamically: robust when other processes share the cores.
+        n_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), p.stop - p.start))
+        with numba.parallel_chunksize(1):
+            _migrate(
+                pairs64, *prep.geometry_args(p), prep.wcoef_pad[p], prep.power, prep.start_tab[p], prep.end_tab[p],
+                prep.taper_tab[p], np.float32(1.0 / prep.step), np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s),
+                np.float32(prep.t_hi), bool(params.sample_window), bool(params.fast_sqrt), n_chunks, acc[p], cnt[p],
+            )
+        if progress is not None:
+            progress.advance(p.stop - p.start, float(cnt[p, :n_times].sum(dtype=np.float64)))
     image += acc[:, :n_times]
     fold += cnt[:, :n_times]
     return int(cnt[:, :n_times].sum(dtype=np.float64))

@@ -80,7 +80,7 @@ from numba import njit, prange
 from numba.core import types
 from numba.extending import intrinsic
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather, pillar_ranges
 from pstm.kernels.interpolation import PAD as REF_PAD
 from pstm.kernels.interpolation import TAPS, tap_weights_fast
 from pstm.kernels.numba_kernel import taps_avx512 as avx512
@@ -518,14 +518,16 @@ def handles(params: KernelParams, pillars: PillarSet | None = None) -> bool:
 # --------------------------------------------------------------------------- driver
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
-            permute: bool | None = None) -> int:
+            permute: bool | None = None, progress=None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
 
     For the options :func:`handles` accepts.  ``image`` and ``fold`` are
     (n_pillars, n_times) arrays of float32 or float64; the kernel accumulates in float32.
     ``permute``: compile and use the AVX-512 register-permute reads; ``None`` (the default) decides by
     :func:`pstm.kernels.numba_kernel.target.compile_target`, ``True`` on a target without AVX-512 is a
-    ``ValueError`` (nothing is compiled), ``False`` takes the portable reads on any target.
+    ``ValueError`` (nothing is compiled), ``False`` takes the portable reads on any target.  With
+    ``progress`` the compiled loop runs on ranges of pillars after one preparation (as
+    :func:`pstm.kernels.numba_kernel.linear.migrate`).
     """
     if permute is None:
         permute = compile_target().avx512
@@ -591,19 +593,25 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     px64 = f64(pillars.x)
     py64 = f64(pillars.y)
     twt = f64(pillars.twt_s)
-    n_pillar_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), pillars.n_pillars))
-    with numba.parallel_chunksize(1):
-        kernel(
-            flat, width, table.ravel(), pad, *prep.geometry_args(), prep.wcoef_pad, prep.power, prep.start_tab,
-            prep.end_tab, prep.taper_tab, np.float32(1.0 / prep.step),
-            np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s), np.float32(f_off), np.float32(prep.t_hi),
-            bool(params.sample_window), TABLE_STEPS,
-            aa_q, np.float32(1.0 / max(float(params.antialias_max_half_length), 1.0)),
-            f64(traces.source_x[keep]), f64(traces.source_y[keep]), f64(traces.receiver_x[keep]),
-            f64(traces.receiver_y[keep]), px64, py64, _padded(twt[None, :], 0.0, np.float64)[0],
-            f64(vrms), float(traces.t_first_s), float(traces.dt_s),
-            n_pillar_chunks, acc.reshape(-1), cnt.reshape(-1), acc.shape[1],
-        )
+    trace_args = (f64(traces.source_x[keep]), f64(traces.source_y[keep]), f64(traces.receiver_x[keep]),
+                  f64(traces.receiver_y[keep]))
+    twt_pad = _padded(twt[None, :], 0.0, np.float64)[0]
+    vrms64 = f64(vrms)
+    for p in pillar_ranges(pillars.n_pillars, progress):
+        n_pillar_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), p.stop - p.start))
+        with numba.parallel_chunksize(1):
+            kernel(
+                flat, width, table.ravel(), pad, *prep.geometry_args(p), prep.wcoef_pad[p], prep.power,
+                prep.start_tab[p], prep.end_tab[p], prep.taper_tab[p], np.float32(1.0 / prep.step),
+                np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s), np.float32(f_off), np.float32(prep.t_hi),
+                bool(params.sample_window), TABLE_STEPS,
+                aa_q[p] if mode == _MODE_HAT else aa_q,
+                np.float32(1.0 / max(float(params.antialias_max_half_length), 1.0)),
+                *trace_args, px64[p], py64[p], twt_pad, vrms64[p], float(traces.t_first_s), float(traces.dt_s),
+                n_pillar_chunks, acc[p].reshape(-1), cnt[p].reshape(-1), acc.shape[1],
+            )
+        if progress is not None:
+            progress.advance(p.stop - p.start, float(cnt[p, :n_times].sum(dtype=np.float64)))
     image += acc[:, :n_times]
     fold += cnt[:, :n_times]
     return int(cnt[:, :n_times].sum(dtype=np.float64))

@@ -1,0 +1,5 @@
+"""``python -m pstm``: the ``pstm`` command (see :func:`pstm.cli.main`)."""
+
+from pstm.cli import main
+
+raise SystemExit(main())
