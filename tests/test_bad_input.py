@@ -150,8 +150,11 @@ def test_not_segy(tmp_path, content):
         index(tmp_path / "good.sgy", segy)  # a NetCDF file with a SEG-Y name
     else:
         segy.write_bytes(np.random.default_rng(3).bytes(50_000))
-    assert_fails(segy, tmp_path, SegyError, "bytes 3225-3226", "no SEG-Y format code", "not a SEG-Y file",
-                 "survey.segy_path")
+    msg = assert_fails(segy, tmp_path, SegyError, "not a SEG-Y file", "survey.segy_path")
+    if content == "netcdf":
+        assert "NetCDF" in msg, msg
+    else:
+        assert "bytes 3225-3226" in msg and "no SEG-Y format code" in msg, msg
 
 
 def test_missing_file(tmp_path):
@@ -168,10 +171,27 @@ def test_zero_samples_in_binary_header(tmp_path):
     assert_fails(segy, tmp_path, SegyError, "bytes 3221-3222", "samples per trace", "hold 0", f"says {N_SAMPLES}")
 
 
-def test_zero_sample_interval_in_binary_header(tmp_path):
+def test_zero_sample_interval_in_binary_header_taken_from_the_trace_headers(tmp_path, caplog):
+    """Binary header interval 0 (not stated), every trace header 4000 us: 4000 us is clearly right and used,
+    with a warning in the log and in the index summary."""
     segy = make_segy(tmp_path / "dt0.sgy")
     patch_bytes(segy, 3217, "H", 0)
-    assert_fails(segy, tmp_path, SegyError, "bytes 3217-3218", "sample interval", "hold 0", "says 4000 us")
+    out = tmp_path / "traces.nc"
+    with caplog.at_level("WARNING", logger="pstm"):
+        index(segy, out)
+    ds = read_dataset(out)
+    assert ds.attrs["dt_s"] == pytest.approx(0.004)
+    assert "bytes 3217-3218 (sample interval) hold 0" in caplog.text and "4000 us is used" in caplog.text
+    assert "4000 us is used" in ds.attrs["index_warnings"]
+
+
+def test_zero_sample_interval_everywhere(tmp_path):
+    segy = make_segy(tmp_path / "dt0.sgy")
+    patch_bytes(segy, 3217, "H", 0)
+    with segyio.open(str(segy), "r+", ignore_geometry=True) as f:
+        for k in range(f.tracecount):
+            f.header[k] = {segyio.TraceField.TRACE_SAMPLE_INTERVAL: 0}
+    assert_fails(segy, tmp_path, SegyError, "bytes 3217-3218", "sample interval", "hold 0", "bytes 117-118")
 
 
 # --------------------------------------------------------------------------- coordinates
@@ -263,7 +283,7 @@ def test_non_finite_amplitudes_outside_the_offset_range_are_ignored(tmp_path):
     """Only traces kept by survey.offset_min_m/offset_max_m are migrated, so only they are checked."""
     sx = 400.0 + 10.0 * np.arange(N_TRACES)
     rx = sx + np.where(np.arange(N_TRACES) < 10, 100.0, 300.0)
-    amp = np.ones((N_TRACES, N_SAMPLES), np.float32)
+    amp = np.random.default_rng(2).standard_normal((N_TRACES, N_SAMPLES)).astype(np.float32)
     amp[3, 5] = np.nan
     segy = make_segy(tmp_path / "nan.sgy", amplitudes=amp,
                      coords=dict(source_x=sx, source_y=np.full(N_TRACES, 500.0), receiver_x=rx,
@@ -335,17 +355,24 @@ def test_csv_velocity_missing_file(tmp_path):
 
 
 def test_velocity_not_covering_the_output_times():
-    v = VelocityFunction(np.array([100.0, 1000.0]), np.array([1800.0, 2500.0]), "vel.csv")
+    """A short gap (here 20 % of the output) may be bridged by holding the end values: the message offers
+    velocity.extrapolate; a long gap (40 %) would give a wrong image there, and the message says so instead."""
+    v = VelocityFunction(np.array([100.0, 1300.0]), np.array([1800.0, 2500.0]), "vel.csv")
     twt = np.arange(0.0, 1500.0, 4.0)
     with pytest.raises(VelocityError) as info:
         check_velocity_coverage(v, twt)
     msg = str(info.value)
-    for f in ("vel.csv", "0 .. 100 ms", "before the velocity's first time 100 ms", "1000 .. 1496 ms",
-              "after the velocity's last time 1000 ms", "velocity.extrapolate: true", "time.end_ms"):
+    for f in ("vel.csv", "0 .. 100 ms", "before the velocity's first time 100 ms", "1300 .. 1496 ms",
+              "after the velocity's last time 1300 ms", "velocity.extrapolate: true", "time.end_ms"):
         assert f in msg, msg
     warnings = check_velocity_coverage(v, twt, allow_extrapolation=True)
     assert len(warnings) == 2 and "held at 2500 m/s" in warnings[1]
-    assert check_velocity_coverage(v, np.arange(100.0, 1000.1, 4.0)) == []
+    assert check_velocity_coverage(v, np.arange(100.0, 1300.1, 4.0)) == []
+    short = VelocityFunction(np.array([100.0, 1000.0]), np.array([1800.0, 2500.0]), "vel.csv")
+    with pytest.raises(VelocityError) as info:
+        check_velocity_coverage(short, twt)
+    msg = str(info.value)
+    assert "extrapolate: true" not in msg and "would give a wrong image there" in msg and "596 ms (40 %" in msg, msg
 
 
 def test_constant_velocity_covers_everything():

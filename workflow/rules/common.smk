@@ -6,11 +6,14 @@ import os
 from snakemake.exceptions import IncompleteCheckpointException
 
 import pstm
-from pstm.config import normalize, settings_from_dict
+from pstm.config import check_input_files, normalize, settings_from_dict
 from pstm.kernels.registry import kernel_version
 
 SETTINGS = settings_from_dict(config, "config")
 R = SETTINGS.results
+# pstm's own message for a missing SEG-Y, velocity or eta file, before any job runs (not Snakemake's
+# "Missing input files"); relative paths are relative to the working directory.
+check_input_files(normalize(SETTINGS), " + ".join(str(p) for p in workflow.configfiles) or "config")
 
 
 wildcard_constraints:
@@ -93,6 +96,12 @@ def get_aperture_params():
     m = SETTINGS.migration
     return normalize({"max_dip_deg": m.max_dip_deg, "aperture_min_m": m.aperture_min_m,
                       "aperture_max_m": m.aperture_max_m, "aperture_table": m.aperture_table})
+
+
+def get_tile_memory_params():
+    """What sizes a migrate job beyond the traces and pillars: the kernel's precision and the offset classes."""
+    edges = SETTINGS.migration.offset_classes_m
+    return {"kernel": SETTINGS.migration.kernel, "offset_classes": len(edges) - 1 if edges else 0}
 
 
 def get_gather_outputs():
