@@ -384,12 +384,21 @@ def _diagnose_layout(path, size, n_samples, n_ext, fmt, rest, n_traces, data_sta
     # by the file size and by the trace headers at the first, second and last trace.
     found = []
     max_ext = min(MAX_EXTENDED_HEADERS_TRIED, (size - 3600) // 3200)
+    with open(path, "rb") as fh:
+        fh.seek(3600)
+        blocks = fh.read(3200 * max_ext)
     for ext in range(0, max_ext + 1):
+        # Extended textual headers beyond those stated must be text (EBCDIC or ASCII), not trace data.
+        extra = blocks[3200 * min(n_ext, ext):3200 * ext]
+        if extra and float(_TEXT_BYTES[np.frombuffer(extra, np.uint8)].mean()) < 0.9:
+            continue
         hdr = trace_header_at(3600 + 3200 * ext)
         candidates = {n_samples} | ({hdr.u16(115)} - {0} if hdr else set())
         for ns in sorted(candidates):
             if (ns, ext) != (n_samples, n_ext) and confirms(ns, ext, strict=True):
                 found.append((ns, ext))
+    # Prefer the layouts that keep one of the binary header's two values.
+    found = [f for f in found if f[1] == n_ext] or [f for f in found if f[0] == n_samples] or found
     if len(found) == 1:
         ns, ext = found[0]
         start, tb, n, _ = layout(ns, ext)
