@@ -181,11 +181,13 @@ def _check_cross_fields(data: dict, source: str) -> None:
     if t["end_ms"] is not None and t["end_ms"] <= t["start_ms"]:
         raise ConfigError(f"{source}: time.end_ms ({t['end_ms']}) must exceed time.start_ms ({t['start_ms']})")
     if grid["mode"] == "explicit":
-        n_pillars = grid["n_inlines"] * grid["n_crosslines"]
-        if n_pillars > grid["max_pillars"]:
-            raise ConfigError(f"{source}: grid.n_inlines x grid.n_crosslines = {grid['n_inlines']} x "
-                              f"{grid['n_crosslines']} = {n_pillars:.3g} pillars, more than grid.max_pillars "
-                              f"({grid['max_pillars']:.3g}); give a smaller grid (or raise grid.max_pillars)")
+        from pstm.geometry import GridSizeError, check_grid_size
+
+        try:
+            check_grid_size(GridSettings(**grid), grid["n_inlines"], grid["n_crosslines"],
+                            "grid.n_inlines x grid.n_crosslines")
+        except GridSizeError as exc:
+            raise ConfigError(f"{source}: {exc}; give a smaller explicit grid") from None
     check_qc_positions(data["qc"], source, grid=grid if grid["mode"] == "explicit" else None, time=t)
     from pstm.kernels.registry import check_kernel_options
 

@@ -73,9 +73,12 @@ def output_twt_ms(time: TimeSettings, n_samples: int, dt_s: float, t_first_s: fl
 class _Selection:
     """Which traces of the file are kept, and why the others were left out (counted per reason)."""
 
+    #: Reasons a trace is left out, counted in the index attributes ``n_excluded_<reason>``.
+    REASONS = ("listed", "trace_code", "offset_range", "outlier", "all_zero", "constant", "duplicate")
+
     def __init__(self, n: int, path: Path):
         self.keep = np.ones(n, bool)
-        self.excluded: dict[str, int] = {}
+        self.excluded: dict[str, int] = dict.fromkeys(self.REASONS, 0)
         self.warnings: list[str] = []
         self.path = path
 

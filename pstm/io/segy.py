@@ -195,10 +195,10 @@ def _revision(head: bytes, endian: str) -> int:
     return major
 
 
-#: Bytes of an EBCDIC or ASCII textual header: printable ASCII, EBCDIC space, letters, digits and punctuation,
-#: and NUL (some writers leave the header blank).
+#: Bytes of an EBCDIC or ASCII textual header: printable ASCII, EBCDIC space, letters, digits and punctuation
+#: (NUL bytes are left out of the count: some writers leave the header blank, and trace headers are mostly NUL).
 _TEXT_BYTES = np.zeros(256, bool)
-_TEXT_BYTES[[0, 9, 10, 13]] = True
+_TEXT_BYTES[[9, 10, 13]] = True
 _TEXT_BYTES[0x20:0x7F] = True
 _TEXT_BYTES[[0x40, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F, 0x50, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60, 0x61, 0x6A,
              0x6B, 0x6C, 0x6D, 0x6E, 0x6F, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F]] = True
@@ -208,13 +208,19 @@ _SIGNATURES = {b"\x89HDF\r\n\x1a\n": "an HDF5/NetCDF-4 file", b"CDF\x01": "a Net
                b"PK\x03\x04": "a zip archive", b"\x1f\x8b": "a gzip-compressed file", b"%PDF": "a PDF file"}
 
 
+def _text_share(block: bytes) -> float:
+    """Share of a block's non-NUL bytes that are EBCDIC or ASCII text (1 for a blank, all-NUL block)."""
+    b = np.frombuffer(block, np.uint8)
+    b = b[b != 0]
+    return float(_TEXT_BYTES[b].mean()) if b.size else 1.0
+
+
 def _not_segy_reason(head: bytes) -> str | None:
     """Why a file whose header failed a check is not SEG-Y at all, or None if it may be SEG-Y."""
     for magic, what in _SIGNATURES.items():
         if head.startswith(magic):
             return f"it is {what}"
-    text = np.frombuffer(head[:3200], np.uint8)
-    share = float(_TEXT_BYTES[text].mean()) if text.size else 0.0
+    share = _text_share(head[:3200])
     if share < 0.9:
         return (f"its first 3200 bytes are not a textual header ({100 * share:.0f} % of them are EBCDIC or ASCII "
                 "text)")
@@ -336,15 +342,23 @@ def _check_segy_file(path: Path) -> SegyLayout:
             return start, tb, n, rest
 
         def confirms(ns: int, ext: int, strict: bool) -> bool:
-            """The file is whole traces of ``ns`` samples after ``ext`` extended headers, and the trace headers
-            at the first, second and last trace state ``ns`` (``strict``) or state ``ns`` or nothing (0)."""
+            """The file is whole traces of ``ns`` samples after ``ext`` extended headers (text), and the trace
+            headers at the first, second and last trace state ``ns``; where the first states no count (0,
+            and not with ``strict``), they state none either, with the first trace's interval or none."""
             start, tb, n, rest = layout(ns, ext)
             if n == 0 or rest:
                 return False
-            for k in sorted({0, 1, n - 1} & set(range(n))):
+            if ext:
+                fh.seek(3600)
+                if _text_share(fh.read(3200 * ext)) < 0.9:
+                    return False
+            first = trace_header_at(start)
+            first_ns, first_dt = first.u16(115), first.i16(117)
+            if first_ns != ns and (strict or first_ns != 0):
+                return False
+            for k in sorted({1, n - 1} & set(range(1, n))):
                 hdr = trace_header_at(start + k * tb)
-                stated = hdr.u16(115)
-                if stated != ns and (strict or stated != 0):
+                if hdr.u16(115) != first_ns or (first_ns == 0 and hdr.i16(117) not in (0, first_dt)):
                     return False
             return True
 
@@ -389,8 +403,7 @@ def _diagnose_layout(path, size, n_samples, n_ext, fmt, rest, n_traces, data_sta
         blocks = fh.read(3200 * max_ext)
     for ext in range(0, max_ext + 1):
         # Extended textual headers beyond those stated must be text (EBCDIC or ASCII), not trace data.
-        extra = blocks[3200 * min(n_ext, ext):3200 * ext]
-        if extra and float(_TEXT_BYTES[np.frombuffer(extra, np.uint8)].mean()) < 0.9:
+        if ext > n_ext and _text_share(blocks[3200 * n_ext:3200 * ext]) < 0.9:
             continue
         hdr = trace_header_at(3600 + 3200 * ext)
         candidates = {n_samples} | ({hdr.u16(115)} - {0} if hdr else set())
