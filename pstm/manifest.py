@@ -67,7 +67,8 @@ def tile_memory_bytes(n_traces: int, n_samples: int, n_pillars: int, n_times: in
 
     The traces' samples three times (read, rho-filtered, the kernel's working copy: 12 bytes per sample, as
     measured in the README), the image and fold per offset class plus the stack (8 bytes per value for the
-    float64 ``reference`` kernel, 4 otherwise), and the pillars' vrms and eta (8 bytes each).
+    float64 ``reference`` kernel, 4 otherwise; the workflow sizes every kernel at 8, which also covers the
+    float32 copies made when the tile is written), and the pillars' vrms and eta (8 bytes each).
     """
     value_bytes = 8 if kernel == "reference" else 4
     classes = (offset_classes + 1) if offset_classes else 1
@@ -76,7 +77,7 @@ def tile_memory_bytes(n_traces: int, n_samples: int, n_pillars: int, n_times: in
 
 
 def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter: bool = True,
-                   kernel: str = "numba", offset_classes: int = 0, memory_bytes: int | None = None) -> dict:
+                   kernel: str = "reference", offset_classes: int = 0, memory_bytes: int | None = None) -> dict:
     """``{tile_id: {"hash": ..., "n_traces": ..., "n_pillars": ..., "memory_bytes": ...}}`` for every tile.
 
     ``n_traces`` (traces that can reach the tile) times ``n_pillars`` estimates the tile's kernel work:

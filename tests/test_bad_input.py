@@ -586,8 +586,8 @@ def test_coordinate_scalar_far_too_large_stops_before_allocating(tmp_path):
 
     segy = write_diffractor_survey(tmp_path / "scalar.sgy")
     set_trace_headers(segy, SourceGroupScalar=10000)
-    assert_fails(segy, tmp_path, GridError, "grid.max_pillars", "coordinate scalar (byte 71)", "centimetres",
-                 "grid.mode: explicit")
+    assert_fails(segy, tmp_path, GridError, "grid.max_pillars", "coordinate scalar (byte 71; the file's: 10000)",
+                 "centimetres", "grid.mode: explicit")
 
 
 def test_one_trace_far_away_is_reported_and_can_be_excluded(tmp_path):

@@ -308,7 +308,8 @@ def _check_segy_file(path: Path) -> SegyLayout:
         if dt_us < 0 or (trace_dt is not None and trace_dt < 0):
             where, value = ("binary header bytes 3217-3218", dt_us) if dt_us < 0 else \
                 ("the first trace header, bytes 117-118,", trace_dt)
-            raise SegyError(f"{path}: {where} (sample interval) hold {value} us, a negative interval; write the "
+            raise SegyError(f"{path}: {where} (sample interval) hold {value} us, a negative interval (read "
+                            f"unsigned, {value & 0xFFFF} us: above 32.767 ms, no prestack sampling either); write the "
                             "sample interval in microseconds (e.g. 4000 for 4 ms) into binary header bytes 3217-3218 "
                             "and trace header bytes 117-118, e.g. with segyio: f.bin.update(hdt=4000)")
         if dt_us == 0 and not trace_dt:
@@ -477,6 +478,8 @@ class PrestackHeaders:
         Where the unit came from (the binary header or the configuration).
     notes : tuple of str
         Warnings about safe choices made (logged already): which value was used and why.
+    coordinate_scalars : tuple of int
+        The coordinate scalars found in the file (up to five distinct values).
     """
 
     source_x: np.ndarray
@@ -491,6 +494,7 @@ class PrestackHeaders:
     coordinate_unit: str = "m"
     unit_source: str = ""
     notes: tuple = ()
+    coordinate_scalars: tuple = ()
 
     @property
     def t_first_s(self) -> float:
@@ -599,7 +603,8 @@ def read_prestack_headers(path: str | Path, headers: HeaderBytes = HeaderBytes()
                             f"number; fix the trace headers or set survey.headers.{name}")
     _check_elevations(path, elevations, elevation_scalar, to_m, notes)
     hdr = PrestackHeaders(n_samples=n_samples, dt_s=dt_us * 1e-6, delay_ms=delay_ms, trace_code=code,
-                          layout=layout, coordinate_unit=unit, unit_source=unit_source, notes=tuple(notes), **coords)
+                          layout=layout, coordinate_unit=unit, unit_source=unit_source, notes=tuple(notes),
+                          coordinate_scalars=tuple(int(v) for v in np.unique(scalar)[:5]), **coords)
     if check_coordinates:
         check_trace_coordinates(path, hdr, np.isin(code, LIVE_TRACE_CODES) | np.all(code == 0), headers)
     return hdr

@@ -99,9 +99,11 @@ def get_aperture_params():
 
 
 def get_tile_memory_params():
-    """What sizes a migrate job beyond the traces and pillars: the kernel's precision and the offset classes."""
+    """What sizes a migrate job beyond its traces and pillars: the offset classes (gathers). The kernel is left
+    out (its images are sized at 8 bytes a value, as the float64 reference's): a kernel change must not rerun
+    the index checkpoint, or a dry run could not list the tiles it reruns."""
     edges = SETTINGS.migration.offset_classes_m
-    return {"kernel": SETTINGS.migration.kernel, "offset_classes": len(edges) - 1 if edges else 0}
+    return {"offset_classes": len(edges) - 1 if edges else 0}
 
 
 def get_gather_outputs():
