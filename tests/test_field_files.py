@@ -38,7 +38,8 @@ def copy_segy(src, dst, endian: str = "big", fmt: int | None = None, ext_headers
             g.header = f.header
             g.trace = f.trace
             for k in range(ext_headers):
-                g.text[k + 1] = f"((SEG: extended textual header {k + 1} of {ext_headers}))".ljust(3200).encode()
+                # Upper-case EBCDIC letters (0xC1..0xE9) everywhere: read as a trace header, a negative interval
+                g.text[k + 1] = (f"((SEG: EXTENDED TEXTUAL HEADER {k + 1} OF {ext_headers})) " * 80)[:3200].encode()
     return dst
 
 

@@ -305,17 +305,8 @@ def _check_segy_file(path: Path) -> SegyLayout:
             raise SegyError(f"{path}: binary header bytes 3221-3222 (samples per trace) hold 0, so the traces cannot "
                             f"be read; write the number of samples per trace there{hint}, e.g. with segyio: "
                             "f.bin.update(hns=N)")
-        if dt_us < 0 or (trace_dt is not None and trace_dt < 0):
-            where, value = ("binary header bytes 3217-3218", dt_us) if dt_us < 0 else \
-                ("the first trace header, bytes 117-118,", trace_dt)
-            raise SegyError(f"{path}: {where} (sample interval) hold {value} us, a negative interval (read "
-                            f"unsigned, {value & 0xFFFF} us: above 32.767 ms, no prestack sampling either); write the "
-                            "sample interval in microseconds (e.g. 4000 for 4 ms) into binary header bytes 3217-3218 "
-                            "and trace header bytes 117-118, e.g. with segyio: f.bin.update(hdt=4000)")
-        if dt_us == 0 and not trace_dt:
-            raise SegyError(f"{path}: binary header bytes 3217-3218 (sample interval) hold 0 us and so does the "
-                            "first trace header (bytes 117-118); write the sample interval in microseconds there, "
-                            "e.g. with segyio: f.bin.update(hdt=4000)")
+        if dt_us < 0:
+            _negative_interval(path, "binary header bytes 3217-3218", dt_us)
         if n_ext < 0:
             raise SegyError(f"{path}: binary header bytes 3505-3506 say a variable number ({n_ext}) of extended "
                             "textual headers, which pstm does not read; rewrite the file without extended textual "
@@ -372,6 +363,13 @@ def _check_segy_file(path: Path) -> SegyLayout:
         if not confirms(n_samples, n_ext, strict=False):
             _diagnose_layout(path, size, n_samples, n_ext, fmt, rest, n_traces, data_start, trace_bytes, text,
                              trace_ns, layout, confirms, trace_header_at)
+        # The layout is confirmed, so the first trace header is one: its interval can be read.
+        if trace_dt is not None and trace_dt < 0:
+            _negative_interval(path, "the first trace header, bytes 117-118,", trace_dt)
+        if dt_us == 0 and not trace_dt:
+            raise SegyError(f"{path}: binary header bytes 3217-3218 (sample interval) hold 0 us and so does the "
+                            "first trace header (bytes 117-118); write the sample interval in microseconds there, "
+                            "e.g. with segyio: f.bin.update(hdt=4000)")
     stated = None
     if revision == 2:
         stated = b.u64(3513) or None
@@ -390,6 +388,13 @@ def _check_segy_file(path: Path) -> SegyLayout:
     return SegyLayout(n_samples=n_samples, dt_us=dt_us, format_code=fmt, trace_bytes=trace_bytes,
                       data_start=data_start, n_traces=int(n_traces), endian=endian, revision=revision,
                       measurement_system=b.u16(3255), size=size)
+
+
+def _negative_interval(path: Path, where: str, value: int) -> None:
+    raise SegyError(f"{path}: {where} (sample interval) hold {value} us, a negative interval (read unsigned, "
+                    f"{value & 0xFFFF} us: above 32.767 ms, no prestack sampling either); write the sample interval "
+                    "in microseconds (e.g. 4000 for 4 ms) into binary header bytes 3217-3218 and trace header bytes "
+                    "117-118, e.g. with segyio: f.bin.update(hdt=4000)")
 
 
 def _diagnose_layout(path, size, n_samples, n_ext, fmt, rest, n_traces, data_start, trace_bytes, text, trace_ns,
