@@ -608,6 +608,10 @@ def test_one_trace_far_away_is_reported_and_can_be_excluded(tmp_path):
         assert ds.sizes["trace"] == N_TRACES - 1 and 7 not in ds["trace_number"].values
         key = "n_excluded_outlier" if "outliers" in survey else "n_excluded_listed"
         assert ds.attrs[key] == 1
+    # survey.outlier_distance_m sets the distance: at 100 m the survey's own ends are outliers too
+    msg = assert_fails(segy, tmp_path, SegyError, "traces lie farther than 100 m", "trace 7:",
+                       survey={"outlier_distance_m": 100.0})
+    assert int(msg.split(": ", 1)[1].split(" traces lie")[0]) > 1
 
 
 def test_tiny_grid_spacing_stops_before_allocating(tmp_path):
