@@ -444,12 +444,13 @@ def _diagnose_layout(path, size, n_samples, n_ext, fmt, rest, n_traces, data_sta
                         "pstm reads fixed-length traces only")
     start, tb, n, rest_ = layout(n_samples, n_ext)
     if rest_ == 0 and n:
-        # Whole traces, but a later trace header states another count: traces of different lengths.
+        # Whole traces, but the trace header found at a later trace's place does not state what the first does:
+        # traces of different lengths (or headers that disagree).
         for k in (1, n - 1):
             hdr = trace_header_at(start + k * tb)
-            if hdr is not None and hdr.u16(115) not in (0, n_samples):
-                raise SegyError(f"{path}: the trace header at trace {k} (0-based, byte {start + k * tb + 1}) says "
-                                f"{hdr.u16(115)} samples (bytes 115-116), but the binary header (bytes 3221-3222) "
+            if hdr is not None and hdr.u16(115) != (trace_ns or 0):
+                raise SegyError(f"{path}: the trace header found at trace {k} (0-based, byte {start + k * tb + 1}) "
+                                f"says {hdr.u16(115)} samples (bytes 115-116), but the binary header (bytes 3221-3222) "
                                 f"and the first trace say {n_samples}: the traces differ in length, or their headers "
                                 "are wrong. pstm (as segyio) reads fixed-length traces only: rewrite the file with "
                                 "one trace length")
