@@ -5,6 +5,14 @@ from snakemake.utils import min_version, validate
 min_version("9.17")  # job priorities from a function (workflow/rules/common.smk)
 
 
+# pstm reads the default configuration first, so a YAML syntax error or an empty file is reported with
+# the file and line (Snakemake itself reads a --configfile before this file runs: for its YAML errors run
+# `python -m pstm check FILE`).
+from pstm.config import check_config_file, validate_config
+
+check_config_file("config/config.yaml")
+
+
 configfile: "config/config.yaml"
 
 
@@ -12,7 +20,6 @@ report: "workflow/report/workflow.rst"  # snakemake --report report.html: the ru
 
 
 # pstm's own check first: its errors name the file and the key, and list the allowed keys.
-from pstm.config import validate_config
 
 validate_config(config, " + ".join(str(p) for p in workflow.configfiles) or "config")
 validate(config, "workflow/schemas/config.schema.yaml")

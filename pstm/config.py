@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import yaml
 
 SCHEMA_RESOURCE = "config.schema.yaml"
@@ -120,6 +121,10 @@ def _check_cross_fields(data: dict, source: str) -> None:
             raise ConfigError(f"{source}: grid.mode is 'explicit' but grid.{', grid.'.join(missing)} "
                               "not set; give them or use grid.mode: auto")
     vel = data["velocity"]
+    lo_v, hi_v = vel["vrms_range_m_s"]
+    if lo_v >= hi_v:
+        raise ConfigError(f"{source}: velocity.vrms_range_m_s {vel['vrms_range_m_s']} must be [lowest, highest] "
+                          "with lowest < highest (m/s)")
     if vel["kind"] == "csv" and not vel["csv_path"]:
         raise ConfigError(f"{source}: velocity.csv_path is required when velocity.kind is 'csv'")
     if vel["kind"] == "cube" and not vel["cube_path"]:
@@ -142,6 +147,20 @@ def _check_cross_fields(data: dict, source: str) -> None:
         bad = [row[1] for row in vel["table"] if row[1] <= 0]
         if bad:
             raise ConfigError(f"{source}: velocity.table has non-positive velocities {bad}; vrms must be > 0 m/s")
+    from pstm.velocity import times_look_like_seconds, vrms_range_problem
+
+    if vel["kind"] == "table":
+        times = [row[0] for row in vel["table"]]
+        if times_look_like_seconds(times):
+            raise ConfigError(f"{source}: velocity.table times {times} end at {times[-1]:g} ms: they look like "
+                              f"seconds; write them in milliseconds ({[t * 1000 for t in times]})")
+        problem = vrms_range_problem([row[1] for row in vel["table"]], lo_v, hi_v)
+        if problem:
+            raise ConfigError(f"{source}: velocity.table: {problem}")
+    if vel["kind"] == "constant":
+        problem = vrms_range_problem([vel["constant_m_s"]], lo_v, hi_v)
+        if problem:
+            raise ConfigError(f"{source}: velocity.constant_m_s: {problem}")
     if not vel["table"]:
         raise ConfigError(f"{source}: velocity.table must have at least one row")
     mig = data["migration"]
@@ -161,12 +180,156 @@ def _check_cross_fields(data: dict, source: str) -> None:
     t = data["time"]
     if t["end_ms"] is not None and t["end_ms"] <= t["start_ms"]:
         raise ConfigError(f"{source}: time.end_ms ({t['end_ms']}) must exceed time.start_ms ({t['start_ms']})")
+    if grid["mode"] == "explicit":
+        problem = grid_size_problem(grid["max_pillars"], grid["tile_size"], grid["n_inlines"], grid["n_crosslines"],
+                                    "grid.n_inlines x grid.n_crosslines")
+        if problem:
+            raise ConfigError(f"{source}: {problem}; give a smaller explicit grid")
+    check_qc_positions(data["qc"], source, grid=grid if grid["mode"] == "explicit" else None, time=t)
     from pstm.kernels.registry import KernelOptionError, check_kernel_options
 
     try:
         check_kernel_options(mig["kernel"], _extended_options(data))
     except KernelOptionError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+#: Most tiles a grid may have: each is two Snakemake jobs, and Snakemake plans every job at start-up.
+MAX_TILES = 50_000
+
+
+def grid_size_problem(max_pillars: float, tile_size: int, n_inlines: int, n_crosslines: int, why: str) -> str | None:
+    """What is wrong with a grid of ``n_inlines`` x ``n_crosslines`` pillars (``why``: what made it), or None.
+
+    Too many pillars (more than ``grid.max_pillars``) or more than :data:`MAX_TILES` tiles of ``tile_size``.
+    """
+    n = n_inlines * n_crosslines
+    if n > max_pillars:
+        return (f"the output grid would be {n_inlines} x {n_crosslines} = {n:.3g} pillars, from {why}: "
+                f"more than grid.max_pillars ({max_pillars:.3g})")
+    n_tiles = -(-n_inlines // tile_size) * -(-n_crosslines // tile_size)
+    if n_tiles > MAX_TILES:
+        return (f"the output grid of {n_inlines} x {n_crosslines} pillars, from {why}, would be {n_tiles} tiles of "
+                f"grid.tile_size {tile_size}, more than {MAX_TILES} (two Snakemake jobs each); raise grid.tile_size")
+    return None
+
+
+def check_qc_positions(qc: dict, source: str, grid: dict | None = None, time: dict | None = None,
+                       inlines=None, crosslines=None, twt_ms=None) -> None:
+    """The QC inline, crossline and time slice must lie in the output grid and time axis.
+
+    Checked at start-up for what the configuration fixes (an explicit grid, time.start_ms/end_ms) and at
+    indexing against the grid and time axis built there (``inlines``, ``crosslines``, ``twt_ms``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, its value, the valid range and the fix.
+    """
+    if grid is not None:
+        inlines = range(grid["first_inline"], grid["first_inline"] + grid["n_inlines"])
+        crosslines = range(grid["first_crossline"], grid["first_crossline"] + grid["n_crosslines"])
+    for key, value, numbers, what in (("inline", qc.get("inline"), inlines, "inline"),
+                                      ("crossline", qc.get("crossline"), crosslines, "crossline")):
+        if value is None or numbers is None or len(numbers) == 0:
+            continue
+        lo, hi = int(min(numbers)), int(max(numbers))
+        if not lo <= value <= hi:
+            raise ConfigError(f"{source}: qc.{key} is {value}, but the grid's {what}s run {lo} .. {hi}; set qc.{key} "
+                              f"within them, or null to cut through the strongest event")
+    ts = qc.get("time_slice_ms")
+    if ts is None:
+        return
+    if twt_ms is not None and len(twt_ms):
+        lo, hi = float(np.min(twt_ms)), float(np.max(twt_ms))
+    elif time is not None:
+        lo, hi = time["start_ms"], time["end_ms"]
+    else:
+        return
+    if ts < lo or (hi is not None and ts > hi):
+        span = f"{lo:g} .. {hi:g} ms" if hi is not None else f"from {lo:g} ms"
+        raise ConfigError(f"{source}: qc.time_slice_ms is {ts:g} ms, but the output times run {span}; set "
+                          "qc.time_slice_ms within them, or null to cut through the strongest event")
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Read a YAML configuration file; a syntax error or an empty file is a :class:`ConfigError` naming the file
+    and, for a syntax error, the line and column."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = ""
+        if mark is not None:
+            lines = text.splitlines()
+            line = lines[mark.line] if mark.line < len(lines) else ""
+            where = f", line {mark.line + 1}, column {mark.column + 1} ({line.strip()!r})"
+        problem = " ".join(str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p)
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem or exc}; check the indentation (spaces, not "
+                          "tabs) and that brackets and quotes are closed") from None
+    if config is None:
+        raise ConfigError(f"{path}: the configuration file is empty (no setting in it); write the settings in it "
+                          "(see config/README.md), or '{}' to run with every default")
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: holds a {type(config).__name__}, not a mapping of settings (key: value lines "
+                          "at the top level, e.g. 'survey:')")
+    return config
+
+
+def check_config_file(path: str | Path) -> None:
+    """Read a configuration file if it exists, so a YAML syntax error or an empty file is pstm's
+    :class:`ConfigError` naming the file and line (called by the Snakefile before Snakemake reads it)."""
+    if Path(path).is_file():
+        read_config_file(path)
+
+
+def merge_configs(configs: list[dict]) -> dict:
+    """Later configurations override earlier ones key by key (sections merged), as Snakemake merges them."""
+    out: dict = {}
+
+    def merge(base: dict, extra: dict) -> None:
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = copy.deepcopy(value)
+
+    for c in configs:
+        merge(out, c)
+    return out
+
+
+def check_input_files(config: dict, source: str = "config") -> None:
+    """The input files a validated configuration names must exist: checked at start-up, before any job runs.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the path and the working directory it is relative to.
+    """
+    import os
+
+    wanted = []
+    if config["survey"]["source"] == "segy":
+        wanted.append(("survey.segy_path", config["survey"]["segy_path"], "the prestack SEG-Y file"))
+    vel = config["velocity"]
+    if vel["kind"] == "csv":
+        wanted.append(("velocity.csv_path", vel["csv_path"], "the velocity CSV file"))
+    if vel["kind"] == "cube":
+        wanted.append(("velocity.cube_path", vel["cube_path"], "the velocity cube"))
+    if config["anisotropy"]["kind"] == "cube":
+        wanted.append(("anisotropy.cube_path", config["anisotropy"]["cube_path"], "the eta cube"))
+    for key, value, what in wanted:
+        path = Path(value)
+        if not path.is_file():
+            state = "is a directory, not a file" if path.is_dir() else "does not exist"
+            rel = "" if path.is_absolute() else f" (relative to the working directory {os.getcwd()})"
+            raise ConfigError(f"{source}: {key}: {value}{rel} {state}; give the path of {what}")
 
 
 def _extended_options(data: dict) -> list[str]:
@@ -232,6 +395,7 @@ class GridSettings:
     first_inline: int = 1
     first_crossline: int = 1
     tile_size: int = 16
+    max_pillars: int = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -257,6 +421,12 @@ class SurveySettings:
     headers: HeaderBytes = field(default_factory=HeaderBytes)
     offset_min_m: float | None = None
     offset_max_m: float | None = None
+    coordinate_unit: str = "header"
+    live_trace_codes: tuple = (1, 11, 12, 15)
+    exclude_traces: tuple = ()
+    outliers: str = "error"
+    outlier_distance_m: float | None = None
+    max_abs_amplitude: float = 1e20
 
 
 @dataclass(frozen=True)
@@ -267,6 +437,7 @@ class VelocitySettings:
     csv_path: str | None = None
     extrapolate: bool = False
     cube_path: str | None = None
+    vrms_range_m_s: tuple = (300.0, 10000.0)
 
 
 @dataclass(frozen=True)
@@ -323,8 +494,11 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
     d = validate_config(config, source)
     survey = dict(d["survey"])
     survey["headers"] = HeaderBytes(**survey["headers"])
+    survey["live_trace_codes"] = _tuples(survey["live_trace_codes"])
+    survey["exclude_traces"] = _tuples(survey["exclude_traces"])
     vel = dict(d["velocity"])
     vel["table"] = _tuples(vel["table"])
+    vel["vrms_range_m_s"] = _tuples(vel["vrms_range_m_s"])
     aniso = dict(d["anisotropy"])
     aniso["table"] = _tuples(aniso["table"])
     mig = {k: _tuples(v) for k, v in d["migration"].items()}
@@ -348,13 +522,7 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
 def load_settings(path: str | Path) -> Settings:
     """Read a YAML configuration file and return validated settings."""
     path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return settings_from_dict(config, str(path))
+    return settings_from_dict(read_config_file(path), str(path))
 
 
 def normalize(value: Any) -> Any:

@@ -20,11 +20,21 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pstm.config import GridSettings
+from pstm.config import MAX_TILES, GridSettings, grid_size_problem
 
 
 class GridError(ValueError):
     """The output grid cannot be built or does not fit the data."""
+
+
+class GridSizeError(GridError):
+    """The grid would have more pillars or tiles than allowed; ``n_inlines`` and ``n_crosslines`` say how many."""
+
+    def __init__(self, message: str, n_inlines: int, n_crosslines: int):
+        super().__init__(message)
+        self.n_inlines, self.n_crosslines = n_inlines, n_crosslines
+
+
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ def grid_from_settings(settings: GridSettings, midpoint_x: np.ndarray, midpoint_
     spacing) gets a single crossline along the line.
     """
     if settings.mode == "explicit":
+        check_grid_size(settings, int(settings.n_inlines), int(settings.n_crosslines), "grid.n_inlines x grid.n_crosslines")
         return OutputGrid(
             origin_x=float(settings.origin_x_m), origin_y=float(settings.origin_y_m),
             inline_spacing=float(settings.inline_spacing_m), crossline_spacing=float(settings.crossline_spacing_m),
@@ -186,13 +197,16 @@ def grid_from_settings(settings: GridSettings, midpoint_x: np.ndarray, midpoint_
     probe = OutputGrid(0.0, 0.0, 1.0, 1.0, float(az), 1, 1)
     u, w = probe.ij(mx, my)  # metres along e_il and e_xl
     u0 = _snap_down(u.min(), dil)
-    n_il = int(math.ceil((u.max() - u0) / dil - 1e-9)) + 1
+    n_il = math.ceil((u.max() - u0) / dil - 1e-9) + 1
     if is_line and settings.azimuth_deg is None:
         w0 = float(np.median(w))
         n_xl = 1
     else:
         w0 = _snap_down(w.min(), dxl)
-        n_xl = int(math.ceil((w.max() - w0) / dxl - 1e-9)) + 1
+        n_xl = math.ceil((w.max() - w0) / dxl - 1e-9) + 1
+    check_grid_size(settings, n_il, n_xl,
+                    f"the midpoints' extent ({u.max() - u.min():.6g} m along the inlines, {w.max() - w.min():.6g} m "
+                    f"across) at grid.inline_spacing_m {dil:g} and grid.crossline_spacing_m {dxl:g}")
     ox, oy = probe.xy(u0, w0)
     return OutputGrid(float(ox), float(oy), dil, dxl, float(az), n_il, n_xl,
                       settings.first_inline, settings.first_crossline, settings.tile_size)
@@ -225,3 +239,64 @@ def cmp_fold(grid: OutputGrid, midpoint_x: np.ndarray, midpoint_y: np.ndarray) -
     inside = (i >= 0) & (i < grid.n_inlines) & (j >= 0) & (j < grid.n_crosslines)
     counts = np.bincount(i[inside] * grid.n_crosslines + j[inside], minlength=grid.n_inlines * grid.n_crosslines)
     return counts.reshape(grid.n_inlines, grid.n_crosslines)
+
+
+def check_grid_size(settings: GridSettings, n_inlines: int, n_crosslines: int, why: str) -> None:
+    """Refuse a grid of more than ``settings.max_pillars`` pillars or :data:`MAX_TILES` tiles, before any
+    array of it is allocated (the rule is :func:`pstm.config.grid_size_problem`).
+
+    Raises
+    ------
+    GridSizeError
+        Naming the size, what made it (``why``) and the settings that bound it.
+    """
+    problem = grid_size_problem(settings.max_pillars, settings.tile_size, n_inlines, n_crosslines, why)
+    if problem:
+        raise GridSizeError(problem, n_inlines, n_crosslines)
+
+
+@dataclass(frozen=True)
+class Outliers:
+    """Traces whose source, receiver or midpoint lies far from the survey.
+
+    Attributes
+    ----------
+    mask : ndarray of bool, shape (n_traces,)
+        The outlying traces.
+    distance_m : ndarray, shape (n_traces,)
+        Largest distance of each trace's source, receiver and midpoint from the centre (m).
+    limit_m : float
+        Distance beyond which a trace is an outlier (m).
+    centre : tuple of float
+        Median midpoint (x, y) (m).
+    """
+
+    mask: np.ndarray
+    distance_m: np.ndarray
+    limit_m: float
+    centre: tuple
+
+
+#: Automatic outlier distance: this many times the 90th percentile of the midpoints' distances from their
+#: median, and at least OUTLIER_MIN_DISTANCE_M.
+OUTLIER_FACTOR = 10.0
+OUTLIER_MIN_DISTANCE_M = 10_000.0
+
+
+def find_outliers(source_x, source_y, receiver_x, receiver_y, limit_m: float | None = None) -> Outliers:
+    """Traces whose source, receiver or midpoint lies farther than ``limit_m`` from the median midpoint.
+
+    ``limit_m`` None: :data:`OUTLIER_FACTOR` times the 90th percentile of the midpoints' distances from the
+    median midpoint, and at least :data:`OUTLIER_MIN_DISTANCE_M` (a robust size of the survey: a few far
+    traces do not move it).
+    """
+    sx, sy, rx, ry = (np.asarray(a, dtype=np.float64) for a in (source_x, source_y, receiver_x, receiver_y))
+    mx, my = 0.5 * (sx + rx), 0.5 * (sy + ry)
+    if mx.size == 0:
+        return Outliers(np.zeros(0, bool), np.zeros(0), float(limit_m or 0.0), (0.0, 0.0))
+    cx, cy = float(np.median(mx)), float(np.median(my))
+    dm = np.hypot(mx - cx, my - cy)
+    if limit_m is None:
+        limit_m = max(OUTLIER_FACTOR * float(np.percentile(dm, 90)), OUTLIER_MIN_DISTANCE_M)
+    d = np.maximum(dm, np.maximum(np.hypot(sx - cx, sy - cy), np.hypot(rx - cx, ry - cy)))
+    return Outliers(d > limit_m, d, float(limit_m), (cx, cy))

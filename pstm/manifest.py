@@ -6,14 +6,19 @@ reruns exactly the tiles whose inputs changed: growing the grid adds tiles
 without touching the old ones, and traces added to a survey rerun only the
 tiles they reach.  A hash covers the tile's pillars, the output times, the
 input sampling, the aperture radius and the numbers and coordinates of the
-traces that reach it.  Amplitudes are not hashed (that would read every
-trace): a file whose samples are rewritten in place needs ``--forcerun``.
+traces that reach it, with each trace's first-sample time and the checksum
+of its samples taken at indexing: a file rewritten in place (Snakemake reruns
+the index when the file is newer) reruns exactly the tiles whose traces changed.
+
+The index stage also sizes every tile's migrate job (:func:`tile_memory_bytes`)
+and refuses a tile that would need more memory than the machine has.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,23 +38,78 @@ def tile_hash(tile_traces: xr.Dataset) -> str:
                   if (k.startswith(("grid_", "tile_", "twt_")) and k not in ("grid_n_inlines", "grid_n_crosslines"))
                   or k in ("n_samples", "dt_s", "t_first_s", "prefilter_radius_m"))
     h.update(json.dumps({k: np.asarray(tile_traces.attrs[k]).tolist() for k in keys}, sort_keys=True).encode())
-    for name in ("trace_number", "source_x", "source_y", "receiver_x", "receiver_y"):
-        h.update(np.ascontiguousarray(tile_traces[name].values).tobytes())
+    for name in ("trace_number", "source_x", "source_y", "receiver_x", "receiver_y", "t_first_ms", "trace_checksum"):
+        if name in tile_traces:  # the last two: indexes written before pstm recorded them lack them
+            h.update(np.ascontiguousarray(tile_traces[name].values).tobytes())
     return h.hexdigest()[:20]
 
 
-def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter: bool = True) -> dict:
-    """``{tile_id: {"hash": ..., "n_traces": ..., "n_pillars": ...}}`` for every tile of the index's grid.
+def physical_memory_bytes() -> int | None:
+    """The machine's physical memory (bytes), lowered to a cgroup (container) limit where one is set; None if unknown."""
+    try:
+        total = int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        total = None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) > 0:
+            total = min(total, int(text)) if total else int(text)
+            break
+    return total if total and total > 0 else None
+
+
+def tile_memory_bytes(n_traces: int, n_samples: int, n_pillars: int, n_times: int, offset_classes: int = 0,
+                      kernel: str = "numba") -> int:
+    """Memory a migrate job of one tile needs at least (bytes).
+
+    The traces' samples three times (read, rho-filtered, the kernel's working copy: 12 bytes per sample, as
+    measured in the README), the image and fold per offset class plus the stack (8 bytes per value for the
+    float64 ``reference`` kernel, 4 otherwise; the workflow sizes every kernel at 8, which also covers the
+    float32 copies made when the tile is written), and the pillars' vrms and eta (8 bytes each).
+    """
+    value_bytes = 8 if kernel == "reference" else 4
+    classes = (offset_classes + 1) if offset_classes else 1
+    images = 2 * classes * n_pillars * n_times * value_bytes
+    return int(12 * n_traces * n_samples + images + 16 * n_pillars * n_times)
+
+
+def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter: bool = True,
+                   kernel: str = "reference", offset_classes: int = 0, memory_bytes: int | None = None) -> dict:
+    """``{tile_id: {"hash": ..., "n_traces": ..., "n_pillars": ..., "memory_bytes": ...}}`` for every tile.
 
     ``n_traces`` (traces that can reach the tile) times ``n_pillars`` estimates the tile's kernel work:
-    the workflow starts the largest tiles first with it (see :func:`tile_work`).
+    the workflow starts the largest tiles first with it (see :func:`tile_work`).  ``memory_bytes`` is the
+    tile's migrate job's memory (:func:`tile_memory_bytes`, for ``kernel`` and ``offset_classes``); a
+    tile needing more than the machine's memory (``memory_bytes``, default :func:`physical_memory_bytes`)
+    is refused before any job runs.
+
+    Raises
+    ------
+    GridError
+        Naming the tile, its size and the settings that shrink it.
     """
+    from pstm.geometry import GridError
+
     grid = grid_of(index)
+    n_samples, n_times = int(index.attrs["n_samples"]), int(index.attrs["twt_count"])
+    limit = memory_bytes if memory_bytes is not None else physical_memory_bytes()
     tiles = {}
     for tile in grid.tiles():
         sub = prefilter_tile(index, tile, params, velocity, enabled=prefilter)
-        tiles[tile.id] = {"hash": tile_hash(sub), "n_traces": int(sub.sizes["trace"]),
-                          "n_pillars": int(tile.shape[0] * tile.shape[1])}
+        n_pillars = int(tile.shape[0] * tile.shape[1])
+        need = tile_memory_bytes(int(sub.sizes["trace"]), n_samples, n_pillars, n_times, offset_classes, kernel)
+        if limit and need > limit:
+            raise GridError(
+                f"{index.attrs.get('segy_path', 'the survey')}: tile {tile.id} would need {need / 2**30:.3g} GiB in its "
+                f"migrate job ({int(sub.sizes['trace'])} traces of {n_samples} samples reach its {n_pillars} pillars "
+                f"of {n_times} output times), more than this machine's {limit / 2**30:.3g} GiB: make tiles smaller "
+                f"(grid.tile_size, now {grid.tile_size}), narrow the aperture (migration.aperture_max_m), or "
+                "coarsen the output times (time.interval_ms, time.end_ms)")
+        tiles[tile.id] = {"hash": tile_hash(sub), "n_traces": int(sub.sizes["trace"]), "n_pillars": n_pillars,
+                          "memory_bytes": need}
     return {"grid": {k: v for k, v in index.attrs.items() if k.startswith("grid_")}, "tiles": tiles}
 
 

@@ -11,7 +11,6 @@ import xarray as xr
 from pstm.config import settings_hash
 from pstm.index import grid_of, twt_of
 from pstm.io.netcdf import provenance
-from pstm.io.segy import read_traces
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 from pstm.kernels.registry import get_kernel, kernel_path, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
@@ -252,5 +251,8 @@ def _threads_used(params: KernelParams) -> int:
 
 
 def read_tile_amplitudes(tile_traces: xr.Dataset) -> np.ndarray:
-    """Read the amplitudes of a tile's traces from the SEG-Y file named in its attributes."""
-    return read_traces(tile_traces.attrs["segy_path"], tile_traces["trace_number"].values)
+    """Read the amplitudes of a tile's traces from the SEG-Y file named in its attributes, on the index's
+    common time axis, checked against the file as indexed (see :func:`pstm.index.read_amplitudes`)."""
+    from pstm.index import read_amplitudes
+
+    return read_amplitudes(tile_traces)

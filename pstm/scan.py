@@ -10,7 +10,7 @@ orientation, spacings from its midpoint lattice, inline and crossline counts) wi
 ``survey.headers`` and ``grid`` YAML for pstm.  :func:`plot_geometry` and :func:`plot_cmp_fold`
 draw the geometry map (sources, receivers, midpoints) and the CMP fold map.
 
-Command line: ``pstm scan FILE.sgy [--plot DIR] [--headers source_x=73,...]`` (see :mod:`pstm.__main__`).
+Command line: ``pstm scan FILE.sgy [--plot DIR] [--headers source_x=73,...]`` (see :mod:`pstm.cli`).
 """
 
 from __future__ import annotations

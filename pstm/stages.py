@@ -35,26 +35,33 @@ def synthesize(synthetic: dict, segy_out: str, truth_out: str) -> dict:
 
 def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, output_decimation: int = 1,
                  manifest: str | None = None, migration: dict | None = None, velocity: dict | None = None,
-                 prefilter: bool = True) -> None:
+                 prefilter: bool = True, qc: dict | None = None, tile_memory: dict | None = None) -> None:
     """Index the prestack headers and fix the output grid and time axis; optionally write the tile manifest.
 
     The manifest (see :mod:`pstm.manifest`) needs the aperture settings
-    (``migration``) and ``velocity`` to know which traces reach each tile.
+    (``migration``) and ``velocity`` to know which traces reach each tile;
+    ``tile_memory`` (``kernel``, ``offset_classes``) sizes each tile's migrate job,
+    which must fit the machine's memory.  ``qc`` positions are checked against
+    the grid and times fixed here.
     """
-    from pstm.index import build_index, grid_of
+    from pstm.index import build_index, grid_of, index_summary
 
     settings = _settings(survey=survey, grid=grid, time=time, migration=migration, velocity=velocity,
                          optimization={"output_decimation": output_decimation, "prefilter": prefilter})
-    ds = build_index(settings, segy, progress=True)
+    ds = build_index(settings, segy, qc=qc, progress=True)
     if velocity is not None:
         from pstm.index import twt_of
-        from pstm.velocity import VelocityFunction, check_velocity_coverage
+        from pstm.velocity import VelocityFunction, check_velocity_coverage, interval_velocity_warnings
         from pstm.velocity_cube import vrms_model
 
         model = vrms_model(settings.velocity)
         if isinstance(model, VelocityFunction):  # a cube checks its own coverage, pillar by pillar
-            for line in check_velocity_coverage(model, twt_of(ds), settings.velocity.extrapolate):
+            lines = check_velocity_coverage(model, twt_of(ds), settings.velocity.extrapolate)
+            lines += interval_velocity_warnings(model)
+            for line in lines:
                 log.warning("%s", line)
+            if lines:
+                ds.attrs["index_warnings"] = "\n".join([w for w in [ds.attrs.get("index_warnings", "")] + lines if w])
     write_dataset(ds, out)
     g = grid_of(ds)
     log.info("%d traces; grid %d inlines x %d crosslines (%d x %d tiles); %d output times",
@@ -64,8 +71,10 @@ def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, outp
         from pstm.manifest import build_manifest, write_manifest
         from pstm.velocity_cube import vrms_model
 
-        write_manifest(build_manifest(ds, KernelParams.from_settings(settings.migration),
-                                      vrms_model(settings.velocity), prefilter), manifest)
+        result = build_manifest(ds, KernelParams.from_settings(settings.migration), vrms_model(settings.velocity),
+                                prefilter, **(tile_memory or {}))
+        result["summary"] = index_summary(ds)
+        write_manifest(result, manifest)
 
 
 def tile_ids(index_path: str) -> list[str]:
@@ -124,8 +133,17 @@ def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, th
 
     settings = _settings(migration=migration, velocity=velocity, optimization=optimization, mlx=mlx,
                          anisotropy=anisotropy)
+    from pstm.preprocess import safe_amplitude_scale
+
     tile_traces = read_dataset(traces_path)
     amplitudes = read_tile_amplitudes(tile_traces)
+    # Amplitudes so large (survey.max_abs_amplitude raised beyond 1e30) that float32 sums could overflow are
+    # migrated scaled by a power of two (exact) and the image scaled back.
+    scale = safe_amplitude_scale(amplitudes)
+    if scale != 1.0:
+        log.warning("tile %s: amplitudes up to %.3g; migrated scaled by 1/%g so float32 sums cannot overflow",
+                    tile_traces.attrs["tile_id"], float(abs(amplitudes).max()), scale)
+        amplitudes = amplitudes / amplitudes.dtype.type(scale)
     grid = grid_of(tile_traces)
     m = settings.migration
     params = KernelParams.from_settings(m, threads=threads, optimization=settings.optimization, mlx=settings.mlx,
@@ -133,9 +151,27 @@ def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, th
     ds = _migrate(tile_traces, amplitudes, m.kernel, params, vrms_model(settings.velocity),
                   eta=eta_model(settings.anisotropy), rho=m.rho_filter, normalization=m.normalization,
                   offset_classes_m=m.offset_classes_m)
+    for name in ("image", "gather"):
+        if name in ds:
+            if scale != 1.0:
+                ds[name] = (ds[name].astype("float64") * scale).astype("float32")
+            _check_finite(ds, name, tile_traces.attrs["tile_id"])
     write_dataset(ds, out)
     log.info("tile %s: %d traces, %.4g contributions in %.3f s (%.3g /s)", ds.attrs["tile_id"], ds.attrs["n_traces"],
              ds.attrs["contributions"], ds.attrs["kernel_seconds"], ds.attrs["contributions_per_second"])
+
+
+def _check_finite(ds, name: str, tile_id: str) -> None:
+    """No NaN or infinity may reach an output: a tile's image that holds one is an error, never written."""
+    import numpy as np
+
+    values = ds[name].values
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise FloatingPointError(f"tile {tile_id}: {int(bad.sum())} samples of the migrated {name} are NaN or "
+                                 f"infinite (largest finite |value| {float(np.abs(values[~bad]).max(initial=0)):.3g}); "
+                                 "the input amplitudes are too large for float32 sums: lower "
+                                 "survey.max_abs_amplitude to find the traces at indexing, and clean or exclude them")
 
 
 def assemble(index_path: str, tile_paths: Iterable[str], image_nc: str, image_sgy: str, qc_dir: str,

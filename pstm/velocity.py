@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pstm.config import VelocitySettings
+if TYPE_CHECKING:  # only for annotations: pstm.config calls this module's plausibility checks
+    from pstm.config import VelocitySettings
+
+
+#: velocity.extrapolate is suggested only where it would hold the end values over at most this share of the
+#: output times (a short gap at the top or bottom); beyond it the image would be wrong there.
+MAX_EXTRAPOLATED_SHARE = 0.25
 
 
 class VelocityError(ValueError):
@@ -68,6 +75,74 @@ class VelocityFunction:
         return f"{self.source}: " + ", ".join(f"{t:g} ms {v:g} m/s" for t, v in zip(self.twt_ms, self.vrms_m_s))
 
 
+#: A time function whose last time is at most this (ms) has its times in seconds.
+SECONDS_LIKE_MAX_TIME = 20.0
+FEET = 0.3048
+
+
+def times_look_like_seconds(times) -> bool:
+    """True when a velocity's times (meant in ms) end at or before 20 ms: they are in seconds."""
+    t = np.asarray(times, dtype=np.float64)
+    return t.size >= 2 and 0 < float(t.max()) <= SECONDS_LIKE_MAX_TIME
+
+
+def vrms_range_problem(values, lo: float = 300.0, hi: float = 10000.0) -> str | None:
+    """What is wrong with RMS velocities outside the plausible range [lo, hi] m/s, and what was probably meant.
+
+    Returns None when every value lies in the range.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    vmin, vmax = float(v.min()), float(v.max())
+    if lo <= vmin and vmax <= hi:
+        return None
+    setting = f"velocity.vrms_range_m_s [{lo:g}, {hi:g}]"
+    if 0 < vmax <= 20.0:
+        return (f"velocities {vmin:g} .. {vmax:g} lie below the plausible RMS range ({setting}): they look like "
+                f"km/s; write them in m/s ({vmin * 1000:g} .. {vmax * 1000:g})")
+    if vmax > hi and lo <= vmin * FEET and vmax * FEET <= hi:
+        return (f"velocities {vmin:g} .. {vmax:g} reach above the plausible RMS range ({setting}): they look like "
+                f"ft/s; write them in m/s (x 0.3048: {vmin * FEET:.0f} .. {vmax * FEET:.0f})")
+    where = f"{vmin:g} m/s" if vmin < lo else f"{vmax:g} m/s"
+    return (f"velocity {where} lies outside the plausible RMS range ({setting}; the values span {vmin:g} .. "
+            f"{vmax:g} m/s); correct the velocity, or widen velocity.vrms_range_m_s if such velocities are real")
+
+
+def check_vrms_range(values, lo: float, hi: float, source: str, twt_ms=None) -> None:
+    """Raise :class:`VelocityError` naming ``source`` (and the first row outside the range) when velocities
+    lie outside [lo, hi] m/s."""
+    problem = vrms_range_problem(values, lo, hi)
+    if problem is None:
+        return
+    v = np.asarray(values, dtype=np.float64).ravel()
+    row = ""
+    if twt_ms is not None:
+        k = int(np.nonzero((v < lo) | (v > hi))[0][0])
+        row = f" (first at row {k + 1}, twt {np.asarray(twt_ms).ravel()[k]:g} ms)"
+    raise VelocityError(f"{source}: {problem}{row}")
+
+
+def interval_velocity_warnings(velocity: "VelocityFunction") -> list[str]:
+    """Rows between which the RMS velocity falls so fast that the Dix interval velocity is imaginary.
+
+    ``vint^2 = (v2^2 t2 - v1^2 t1) / (t2 - t1)`` must be positive for any layered earth; a velocity that
+    breaks this was mispicked or has a row out of place.  Returned as warnings (the migration is defined).
+    """
+    t, v = velocity.twt_ms, velocity.vrms_m_s
+    if t.size < 2:
+        return []
+    vint2 = (v[1:] ** 2 * t[1:] - v[:-1] ** 2 * t[:-1]) / np.diff(t)
+    bad = np.nonzero(vint2 <= 0)[0]
+    if not bad.size:
+        return []
+    k = int(bad[0])
+    return [f"{velocity.source}: vrms falls from {v[k]:g} m/s at {t[k]:g} ms to {v[k + 1]:g} m/s at {t[k + 1]:g} ms "
+            f"(rows {k + 1} and {k + 2}; {bad.size} such pairs): no layered earth has such RMS velocities (the Dix "
+            "interval velocity is imaginary); check the picks"]
+
+
 def read_velocity_csv(path: str | Path) -> VelocityFunction:
     """Read a two-column CSV (twt ms, vrms m/s); one header line is allowed."""
     path = Path(path)
@@ -91,7 +166,12 @@ def read_velocity_csv(path: str | Path) -> VelocityFunction:
     if not rows:
         raise VelocityError(f"{path}: no velocity rows found; expected lines of 'twt_ms, vrms_m_s'")
     arr = np.array(rows)
-    return VelocityFunction(arr[:, 0], arr[:, 1], source=str(path))
+    vf = VelocityFunction(arr[:, 0], arr[:, 1], source=str(path))
+    if times_look_like_seconds(vf.twt_ms):
+        raise VelocityError(f"{path}: the times end at {vf.twt_ms[-1]:g} ms: they look like seconds. Write the first "
+                            f"column in milliseconds (x 1000: {vf.twt_ms[0] * 1000:g} .. {vf.twt_ms[-1] * 1000:g} ms); "
+                            "velocity.extrapolate would hold one velocity over the whole section, a wrong image")
+    return vf
 
 
 def check_velocity_coverage(velocity: VelocityFunction, twt_ms: np.ndarray, allow_extrapolation: bool = False,
@@ -142,17 +222,28 @@ def check_velocity_coverage(velocity: VelocityFunction, twt_ms: np.ndarray, allo
         gaps.append(f"output times {t1:g} .. {hi:g} ms lie after the velocity's last time {t1:g} ms "
                     f"(held at {velocity.vrms_m_s[-1]:g} m/s)")
     if gaps and not allow_extrapolation:
+        uncovered = max(t0 - lo, 0.0) + max(hi - t1, 0.0)
+        share = uncovered / (hi - lo) if hi > lo else 1.0
+        if share <= MAX_EXTRAPOLATED_SHARE:
+            fix = f", or set {setting}: true to hold the end values constant"
+        else:
+            fix = (f". Holding the end values over {uncovered:g} ms ({100 * share:.0f} % of the output) would give a "
+                   f"wrong image there, so {setting} is no fix here")
         raise VelocityError(f"{velocity.source}: does not cover the output times {lo:g} .. {hi:g} ms: "
-                            + "; ".join(gaps) + f". Extend the velocity to cover them, limit the output with "
-                            f"time.start_ms/time.end_ms, or set {setting}: true to hold the end values constant")
+                            + "; ".join(gaps) + ". Extend the velocity to cover them, or limit the output with "
+                            f"time.start_ms/time.end_ms{fix}")
     return [f"{velocity.source}: {g}" for g in gaps]
 
 
 def velocity_from_settings(settings: VelocitySettings) -> VelocityFunction:
-    """Build the velocity function chosen in YAML."""
+    """Build the velocity function chosen in YAML, its velocities checked against ``vrms_range_m_s``."""
     if settings.kind == "constant":
-        return VelocityFunction(np.array([0.0]), np.array([float(settings.constant_m_s)]), "velocity.constant_m_s")
-    if settings.kind == "table":
+        vf = VelocityFunction(np.array([0.0]), np.array([float(settings.constant_m_s)]), "velocity.constant_m_s")
+    elif settings.kind == "table":
         arr = np.array(settings.table, dtype=np.float64).reshape(-1, 2)
-        return VelocityFunction(arr[:, 0], arr[:, 1], "velocity.table")
-    return read_velocity_csv(settings.csv_path)
+        vf = VelocityFunction(arr[:, 0], arr[:, 1], "velocity.table")
+    else:
+        vf = read_velocity_csv(settings.csv_path)
+    lo, hi = settings.vrms_range_m_s
+    check_vrms_range(vf.vrms_m_s, lo, hi, vf.source, vf.twt_ms)
+    return vf

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pstm.velocity import VelocityError, VelocityFunction, velocity_from_settings
+from pstm.velocity import (VelocityError, VelocityFunction, check_vrms_range, times_look_like_seconds,
+                           velocity_from_settings)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def read_netcdf_cube(path: str | Path, name: str) -> GridCube:
             raise VelocityError(f"{path}: coordinate {axis_name} must increase strictly")
         if axis_name != "twt" and axis.size > 2 and not np.allclose(np.diff(axis), axis[1] - axis[0]):
             raise VelocityError(f"{path}: coordinate {axis_name} must be regularly spaced")
-    _check_values(values, name, path)
+    _check_values(values, name, path, twt)
     dx = x[1] - x[0] if x.size > 1 else 1.0
     dy = y[1] - y[0] if y.size > 1 else 1.0
     return GridCube(values, twt, np.array([x[0], y[0]]), np.array([[dx, 0.0], [0.0, dy]]), name, str(path))
@@ -139,14 +140,21 @@ def read_segy_cube(path: str | Path) -> GridCube:
     design = np.column_stack([np.ones_like(u), u, w])
     coef_x, *_ = np.linalg.lstsq(design, cx, rcond=None)
     coef_y, *_ = np.linalg.lstsq(design, cy, rcond=None)
-    _check_values(cube, "vrms", path)
+    _check_values(cube, "vrms", path, twt)
     return GridCube(cube, twt, np.array([coef_x[0], coef_y[0]]),
                     np.array([[coef_x[1], coef_y[1]], [coef_x[2], coef_y[2]]]), "vrms", str(path))
 
 
-def _check_values(values: np.ndarray, name: str, path) -> None:
+def _check_values(values: np.ndarray, name: str, path, twt_ms=None) -> None:
     if not np.all(np.isfinite(values)):
-        raise VelocityError(f"{path}: the {name} cube has NaN or infinite values")
+        bad = ~np.isfinite(values)
+        where = np.argwhere(bad)[0]
+        raise VelocityError(f"{path}: the {name} cube has {int(bad.sum())} NaN or infinite values (first at index "
+                            f"{tuple(int(i) for i in where)} of (x, y, twt)); fill them (e.g. interpolate from the "
+                            "neighbours) before migration")
+    if twt_ms is not None and times_look_like_seconds(twt_ms):
+        raise VelocityError(f"{path}: the {name} cube's twt axis ends at {float(np.max(twt_ms)):g} ms: it looks like "
+                            "seconds; write twt in milliseconds (x 1000)")
     if name == "vrms" and np.any(values <= 0):
         raise VelocityError(f"{path}: the vrms cube has non-positive velocities (min {values.min():g} m/s)")
     if name == "eta" and (np.any(values < 0) or np.any(values > 0.5)):
@@ -157,9 +165,9 @@ def vrms_model(settings):
     """The RMS velocity of :class:`pstm.config.VelocitySettings`: a 1D function or a cube."""
     if settings.kind == "cube":
         path = Path(settings.cube_path)
-        if path.suffix.lower() in (".sgy", ".segy"):
-            return read_segy_cube(path)
-        return read_netcdf_cube(path, "vrms")
+        cube = read_segy_cube(path) if path.suffix.lower() in (".sgy", ".segy") else read_netcdf_cube(path, "vrms")
+        check_vrms_range(cube.values, *settings.vrms_range_m_s, f"{path}: the vrms cube")
+        return cube
     return velocity_from_settings(settings)
 
 

@@ -14,9 +14,14 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path, modules: set[str]) -> set[str]:
-    """pstm modules that ``path`` imports anywhere in its body (``from pstm.x import y`` counts x.y if a module)."""
+    """pstm modules that ``path`` imports anywhere in its body (``from pstm.x import y`` counts x.y if a module),
+    except under ``if TYPE_CHECKING:`` (annotations only, never run)."""
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

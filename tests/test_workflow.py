@@ -152,7 +152,8 @@ def test_jobs_log_progress_and_the_index_stage_writes_the_survey_scan(tiny_run):
         progress = [ln for ln in lines if "% of" in ln and "pillars" in ln]
         assert progress and "100.0 % of" in progress[-1] and "contributions" in progress[-1], log
         assert any("warm-up call (compilation)" in ln for ln in lines), log
-    assert "amplitude scan (NaN, infinity): 100.0 %" in (results / "logs" / "index_traces.log").read_text()
+    index_log = (results / "logs" / "index_traces.log").read_text()
+    assert "amplitude scan (NaN, infinity, absurd values): 100.0 %" in index_log
     text = (results / "qc" / "survey.txt").read_text()
     for part in ("traces            ", "Coordinate byte pairs", "Suggested grid:", "Grid of this run:",
                  "grid:\n  mode: explicit"):

@@ -14,13 +14,23 @@ on a shared server can read the outputs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import socket
 import tempfile
 import threading
 from pathlib import Path
 
 _UMASK_LOCK = threading.Lock()
+
+#: A write that fails with less free space than this left on its file system is reported as a full disk:
+#: libraries such as netCDF/HDF5 say only "HDF error" when the disk fills.
+FULL_DISK_FREE_BYTES = 64 * 2**20
+
+
+class DiskFullError(OSError):
+    """A write failed because the disk (or the user's quota) is full; the message names the path."""
 
 
 def _host() -> str:
@@ -90,10 +100,33 @@ def atomic_path(path: str | Path):
         yield Path(tmp)
         os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        full = _disk_full(exc, path.parent)  # before the partial file is removed, which frees its space
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if full is not None:
+            raise DiskFullError(errno.ENOSPC, f"{path}: the disk is full (ENOSPC, no space left on device): "
+                                f"{full}; writing failed with: {exc}. Free space on the file system of "
+                                f"{path.parent} (or point 'results' at a larger disk) and run again; nothing "
+                                "partial was left under this name") from exc
         raise
+
+
+def _disk_full(exc: BaseException, folder: Path) -> str | None:
+    """Why ``exc``, raised while writing into ``folder``, means a full disk (ENOSPC or quota), or None."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"the system reported {errno.errorcode[seen.errno]}"
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, (OSError, RuntimeError)):
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return None
+        if free < FULL_DISK_FREE_BYTES:
+            return f"{free} bytes are left free on it"
+    return None
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

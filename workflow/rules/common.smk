@@ -6,13 +6,17 @@ import os
 from snakemake.exceptions import IncompleteCheckpointException
 
 import pstm
-from pstm.config import normalize, settings_from_dict
+from pstm.config import check_input_files, normalize, settings_from_dict
 from pstm.kernels.registry import kernel_version
 
 SETTINGS = settings_from_dict(config, "config")
 R = SETTINGS.results
 #: Every setting of the run, defaults filled in (stored in the final outputs).
 EFFECTIVE_SETTINGS = normalize(SETTINGS)
+
+# pstm's own message for a missing SEG-Y, velocity or eta file, before any job runs (not Snakemake's
+# "Missing input files"); relative paths are relative to the working directory.
+check_input_files(normalize(SETTINGS), " + ".join(str(p) for p in workflow.configfiles) or "config")
 
 
 wildcard_constraints:
@@ -95,6 +99,14 @@ def get_aperture_params():
     m = SETTINGS.migration
     return normalize({"max_dip_deg": m.max_dip_deg, "aperture_min_m": m.aperture_min_m,
                       "aperture_max_m": m.aperture_max_m, "aperture_table": m.aperture_table})
+
+
+def get_tile_memory_params():
+    """What sizes a migrate job beyond its traces and pillars: the offset classes (gathers). The kernel is left
+    out (its images are sized at 8 bytes a value, as the float64 reference's): a kernel change must not rerun
+    the index checkpoint, or a dry run could not list the tiles it reruns."""
+    edges = SETTINGS.migration.offset_classes_m
+    return {"offset_classes": len(edges) - 1 if edges else 0}
 
 
 def get_gather_outputs():

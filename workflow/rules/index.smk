@@ -12,6 +12,8 @@ checkpoint index_traces:
         migration=get_aperture_params(),
         velocity=section("velocity"),
         prefilter=SETTINGS.optimization.prefilter,
+        qc=section("qc"),  # QC positions are checked against the grid fixed here, before any tile runs
+        tile_memory=get_tile_memory_params(),  # each tile's migrate job must fit the machine's memory
     log:
         f"{R}/logs/index_traces.log",
     benchmark:

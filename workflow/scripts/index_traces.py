@@ -7,4 +7,5 @@ with log_to(snakemake.log[0]):
                         grid=snakemake.params.grid, time=snakemake.params.time,
                         output_decimation=snakemake.params.output_decimation,
                         manifest=snakemake.output.manifest, migration=snakemake.params.migration,
-                        velocity=snakemake.params.velocity, prefilter=snakemake.params.prefilter)
+                        velocity=snakemake.params.velocity, prefilter=snakemake.params.prefilter,
+                        qc=snakemake.params.qc, tile_memory=snakemake.params.tile_memory)
