@@ -1,5 +1,6 @@
 # pstm: Kirchhoff pre-stack time migration.
 #   index_traces -> aperture_prefilter (per tile) -> migrate_tile (per tile) -> assemble -> profile
+#   velocity_update (a named target): velocity_scan -> velocity_picks -> velocity_cube -> velocity_check -> velocity_qc
 from snakemake.utils import min_version, validate
 
 min_version("9.17")  # job priorities from a function (workflow/rules/common.smk)
@@ -32,6 +33,7 @@ include: "workflow/rules/aperture.smk"
 include: "workflow/rules/migrate.smk"
 include: "workflow/rules/assemble.smk"
 include: "workflow/rules/profile.smk"
+include: "workflow/rules/velocity.smk"  # snakemake --cores N velocity_update
 
 
 rule all:

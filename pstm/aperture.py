@@ -11,14 +11,27 @@ from pstm.index import grid_of, twt_of
 from pstm.kernels.common import KernelParams, max_useful_radius
 
 
-def useful_radius(params: KernelParams, velocity, twt_ms: np.ndarray) -> float:
-    """Largest pillar-to-midpoint distance of any contribution at these output times (m).
+#: Values of vrms evaluated at once by :func:`tile_vrms_max` (bounds its memory on any tile).
+VRMS_CHUNK_VALUES = 1 << 22
 
-    ``velocity`` is a 1D :class:`~pstm.velocity.VelocityFunction` or a cube
-    (:class:`~pstm.velocity_cube.GridCube`, whose largest value is used).
+
+def tile_vrms_max(index: xr.Dataset, tile: Tile, velocity, digest=None, decimals: int = 3) -> float:
+    """Largest vrms (m/s) at the pillars of ``tile`` and the output times, evaluated a few pillars at a time.
+
+    ``digest`` (a :mod:`hashlib` object), when given, is updated with the values rounded to ``decimals``, pillar
+    after pillar (the same bytes whatever the chunking).
     """
-    vmax = float(np.max(velocity.values)) if hasattr(velocity, "values") else float(velocity.at(twt_ms).max())
-    return max_useful_radius(vmax, float(twt_ms.max()) / 1000.0, params)
+    grid = grid_of(index)
+    px, py = (a.ravel() for a in grid.tile_pillars(tile))
+    twt = twt_of(index)
+    step = max(1, VRMS_CHUNK_VALUES // max(twt.size, 1))
+    vmax = 0.0
+    for start in range(0, px.size, step):
+        vrms = velocity.for_pillars(px[start:start + step], py[start:start + step], twt)
+        vmax = max(vmax, float(np.max(vrms)))
+        if digest is not None:
+            digest.update(np.ascontiguousarray(np.round(vrms, decimals) + 0.0).tobytes())  # + 0.0: no -0.0
+    return vmax
 
 
 def select_traces(midpoint_x: np.ndarray, midpoint_y: np.ndarray, centre: tuple[float, float], radius: float) -> np.ndarray:
@@ -30,16 +43,19 @@ def select_traces(midpoint_x: np.ndarray, midpoint_y: np.ndarray, centre: tuple[
 
 
 def prefilter_tile(index: xr.Dataset, tile: Tile, params: KernelParams, velocity,
-                   enabled: bool = True) -> xr.Dataset:
+                   enabled: bool = True, vrms_max: float | None = None) -> xr.Dataset:
     """Subset of the index whose midpoints lie within the useful aperture of any pillar of ``tile``.
 
-    The radius is the useful aperture at the largest output time plus the
-    tile's half-diagonal around its centre: conservative, so no contribution
-    is lost.  With ``enabled=False`` every trace is kept (for measuring what
-    the prefilter saves).
+    The radius is the useful aperture at the largest output time for the largest vrms at the tile's own
+    pillars (so a velocity changed elsewhere leaves the tile's traces as they are), plus the tile's
+    half-diagonal around its centre: conservative, so no contribution is lost.  With ``enabled=False``
+    every trace is kept (for measuring what the prefilter saves).  ``vrms_max``: the tile's
+    :func:`tile_vrms_max`, when the caller has it.
     """
     grid = grid_of(index)
-    radius = useful_radius(params, velocity, twt_of(index)) + grid.tile_half_diagonal(tile)
+    if vrms_max is None:
+        vrms_max = tile_vrms_max(index, tile, velocity)
+    radius = max_useful_radius(vrms_max, float(twt_of(index).max()) / 1000.0, params) + grid.tile_half_diagonal(tile)
     if enabled:
         keep = select_traces(index["midpoint_x"].values, index["midpoint_y"].values, grid.tile_centre(tile), radius)
     else:

@@ -177,6 +177,7 @@ def _check_cross_fields(data: dict, source: str) -> None:
     if mig["aperture_min_m"] > mig["aperture_max_m"]:
         raise ConfigError(f"{source}: migration.aperture_min_m ({mig['aperture_min_m']}) exceeds "
                           f"migration.aperture_max_m ({mig['aperture_max_m']})")
+    _check_velocity_analysis(data["velocity_analysis"], source)
     t = data["time"]
     if t["end_ms"] is not None and t["end_ms"] <= t["start_ms"]:
         raise ConfigError(f"{source}: time.end_ms ({t['end_ms']}) must exceed time.start_ms ({t['start_ms']})")
@@ -192,6 +193,57 @@ def _check_cross_fields(data: dict, source: str) -> None:
         check_kernel_options(mig["kernel"], _extended_options(data))
     except KernelOptionError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def scan_scalings(va: dict) -> list[float]:
+    """The trial scalings of a ``velocity_analysis`` section: ``scaling_min`` to ``scaling_max`` by ``scaling_step``."""
+    lo, hi, step = va["scaling_min"], va["scaling_max"], va["scaling_step"]
+    n = int(np.floor((hi - lo) / step + 1e-9)) + 1
+    return [round(lo + k * step, 10) for k in range(n)]
+
+
+def _check_velocity_analysis(va: dict, source: str) -> None:
+    """Rules of the ``velocity_analysis`` section that the schema cannot express."""
+    key = "velocity_analysis"
+    if va["functions"] is None:
+        if va["scaling_min"] >= va["scaling_max"]:
+            raise ConfigError(f"{source}: {key}.scaling_min ({va['scaling_min']}) must be below {key}.scaling_max "
+                              f"({va['scaling_max']})")
+        n = len(scan_scalings(va))
+        if n < 2 or n > va["max_trials"]:
+            raise ConfigError(f"{source}: {key}: scalings {va['scaling_min']} .. {va['scaling_max']} in steps of "
+                              f"{va['scaling_step']} make {n} trial velocities; give between 2 and {key}.max_trials "
+                              f"({va['max_trials']}): a larger step or a narrower range")
+    else:
+        functions = va["functions"]
+        if not 2 <= len(functions) <= va["max_trials"]:
+            raise ConfigError(f"{source}: {key}.functions holds {len(functions)} functions; give between 2 and "
+                              f"{key}.max_trials ({va['max_trials']})")
+        for n, table in enumerate(functions):
+            times = [row[0] for row in table]
+            if any(b <= a for a, b in zip(times, times[1:])) or any(row[1] <= 0 for row in table):
+                raise ConfigError(f"{source}: {key}.functions[{n}] needs rows [twt ms, vrms m/s] with strictly "
+                                  "increasing times and positive velocities")
+        every = sorted({float(row[0]) for table in functions for row in table})
+        values = np.array([np.interp(every, [r[0] for r in t], [r[1] for r in t]) for t in functions])
+        slower = np.nonzero(np.any(np.diff(values, axis=0) <= 0, axis=1))[0]
+        if slower.size:
+            n = int(slower[0])
+            raise ConfigError(f"{source}: {key}.functions[{n + 1}] is not faster than functions[{n}] at every time; "
+                              "order the functions from slowest to fastest, each faster than the one before")
+    edges = va["offset_classes_m"]
+    if edges is not None and (len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:]))):
+        raise ConfigError(f"{source}: {key}.offset_classes_m {edges} must hold at least two strictly increasing "
+                          "edges (m), e.g. [0, 250, 500, 750, 1000]")
+    if va["end_ms"] is not None and va["end_ms"] <= va["start_ms"]:
+        raise ConfigError(f"{source}: {key}.end_ms ({va['end_ms']}) must exceed {key}.start_ms ({va['start_ms']})")
+    lo, hi = va["interval_velocity_range_m_s"]
+    if lo >= hi:
+        raise ConfigError(f"{source}: {key}.interval_velocity_range_m_s {va['interval_velocity_range_m_s']} must be "
+                          "[lowest, highest] with lowest < highest (m/s)")
+    if va["locations"] is not None and not va["locations"]:
+        raise ConfigError(f"{source}: {key}.locations is empty; give [inline, crossline] pairs, or null for every "
+                          f"{key}.inline_step-th inline and crossline_step-th crossline")
 
 
 #: Most tiles a grid may have: each is two Snakemake jobs, and Snakemake plans every job at start-up.
@@ -465,6 +517,51 @@ class MlxSettings:
 
 
 @dataclass(frozen=True)
+class VelocityAnalysisSettings:
+    """The ``velocity_analysis`` section (see the schema for meanings)."""
+
+    inline_step: int = 10
+    crossline_step: int = 10
+    locations: tuple | None = None
+    min_fold_fraction: float = 0.5
+    max_locations: int = 2000
+    supergather_bins: int = 3
+    supergather_step_bins: int = 2
+    scaling_min: float = 0.9
+    scaling_max: float = 1.1
+    scaling_step: float = 0.02
+    max_trials: int = 64
+    functions: tuple | None = None
+    offset_classes_m: tuple | None = None
+    n_offset_classes: int = 6
+    start_ms: float = 0.0
+    end_ms: float | None = None
+    semblance_window_ms: float = 40.0
+    min_semblance: float = 0.5
+    min_relative_power: float = 0.02
+    power_window_ms: float = 500.0
+    max_change_percent_per_100ms: float = 5.0
+    smoothing_ms: float = 100.0
+    interval_velocity_range_m_s: tuple = (1300.0, 7000.0)
+    dix: str = "clip"
+    reach_m: float | None = None
+    cube_spacing_m: float | None = None
+
+    def scalings(self) -> list[float] | None:
+        """The trial scalings, or None when absolute ``functions`` are the trials."""
+        return None if self.functions is not None else scan_scalings(dataclasses.asdict(self))
+
+    #: Keys that decide the trial gathers (a change reruns the scans); the others only the picks and the update.
+    SCAN_KEYS = ("inline_step", "crossline_step", "locations", "min_fold_fraction", "max_locations", "supergather_bins",
+                 "supergather_step_bins", "scaling_min", "scaling_max",
+                 "scaling_step", "max_trials", "functions", "offset_classes_m", "n_offset_classes")
+
+    def scan_dict(self) -> dict:
+        """The settings that decide the trial gathers."""
+        return {k: getattr(self, k) for k in self.SCAN_KEYS}
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of a run, frozen."""
 
@@ -481,6 +578,7 @@ class Settings:
     profile: dict
     qc: dict
     output: dict = field(default_factory=dict)
+    velocity_analysis: VelocityAnalysisSettings = field(default_factory=VelocityAnalysisSettings)
 
 
 def _tuples(value: Any) -> Any:
@@ -516,6 +614,7 @@ def settings_from_dict(config: dict, source: str = "config") -> Settings:
         profile=d["profile"],
         qc=d["qc"],
         output=d["output"],
+        velocity_analysis=VelocityAnalysisSettings(**{k: _tuples(v) for k, v in d["velocity_analysis"].items()}),
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from pstm.aperture import prefilter_tile
+from pstm.aperture import prefilter_tile, tile_vrms_max
 from pstm.index import grid_of
 from pstm.io.atomic import write_text_atomic
 from pstm.kernels.common import KernelParams
@@ -42,6 +42,23 @@ def tile_hash(tile_traces: xr.Dataset) -> str:
         if name in tile_traces:  # the last two: indexes written before pstm recorded them lack them
             h.update(np.ascontiguousarray(tile_traces[name].values).tobytes())
     return h.hexdigest()[:20]
+
+
+#: vrms is hashed rounded to this many decimals (m/s): a cube that reproduces a velocity function at a tile's
+#: pillars to within interpolation rounding leaves the tile's hash, and its image, as they are.
+VELOCITY_HASH_DECIMALS = 3
+
+
+def tile_velocity(index: xr.Dataset, tile, velocity) -> tuple[float, str]:
+    """The largest vrms at a tile's pillars (m/s) and the hash of its vrms at every pillar and output time.
+
+    The hash (SHA-256, hex, 20 chars) is of the values rounded to 0.001 m/s, with the numbers of pillars
+    and times.  The workflow passes it to the tile's jobs instead of the velocity settings: a new velocity
+    (a table, a cube) reruns exactly the tiles where its values changed.
+    """
+    digest = hashlib.sha256(f"{tile.shape}x{int(index.attrs['twt_count'])}".encode())
+    vmax = tile_vrms_max(index, tile, velocity, digest, VELOCITY_HASH_DECIMALS)
+    return vmax, digest.hexdigest()[:20]
 
 
 def physical_memory_bytes() -> int | None:
@@ -77,8 +94,13 @@ def tile_memory_bytes(n_traces: int, n_samples: int, n_pillars: int, n_times: in
 
 
 def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter: bool = True,
-                   kernel: str = "reference", offset_classes: int = 0, memory_bytes: int | None = None) -> dict:
-    """``{tile_id: {"hash": ..., "n_traces": ..., "n_pillars": ..., "memory_bytes": ...}}`` for every tile.
+                   kernel: str = "reference", offset_classes: int = 0, memory_bytes: int | None = None,
+                   velocity_settings: dict | None = None) -> dict:
+    """``{tile_id: {"hash": ..., "velocity_hash": ..., "n_traces": ..., "n_pillars": ..., "memory_bytes": ...}}``
+    for every tile, and the ``velocity`` settings (``velocity_settings``) the hashes were made with.
+
+    ``velocity_hash`` (:func:`tile_velocity`) is the hash of the tile's vrms: the workflow's tile jobs take
+    the velocity settings from the manifest and rerun when their tile's velocity hash changes.
 
     ``n_traces`` (traces that can reach the tile) times ``n_pillars`` estimates the tile's kernel work:
     the workflow starts the largest tiles first with it (see :func:`tile_work`).  ``memory_bytes`` is the
@@ -91,26 +113,39 @@ def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter:
     GridError
         Naming the tile, its size and the settings that shrink it.
     """
-    from pstm.geometry import GridError
-
     grid = grid_of(index)
     n_samples, n_times = int(index.attrs["n_samples"]), int(index.attrs["twt_count"])
     limit = memory_bytes if memory_bytes is not None else physical_memory_bytes()
     tiles = {}
     for tile in grid.tiles():
-        sub = prefilter_tile(index, tile, params, velocity, enabled=prefilter)
         n_pillars = int(tile.shape[0] * tile.shape[1])
+        images = tile_memory_bytes(0, n_samples, n_pillars, n_times, offset_classes, kernel)
+        if limit and images > limit:  # before the tile's velocity is evaluated: its pillars and times alone
+            _too_large(index, tile, images, limit, n_samples, n_pillars, n_times, None, grid.tile_size)
+        vmax, v_hash = tile_velocity(index, tile, velocity)
+        sub = prefilter_tile(index, tile, params, velocity, enabled=prefilter, vrms_max=vmax)
         need = tile_memory_bytes(int(sub.sizes["trace"]), n_samples, n_pillars, n_times, offset_classes, kernel)
         if limit and need > limit:
-            raise GridError(
-                f"{index.attrs.get('segy_path', 'the survey')}: tile {tile.id} would need {need / 2**30:.3g} GiB in its "
-                f"migrate job ({int(sub.sizes['trace'])} traces of {n_samples} samples reach its {n_pillars} pillars "
-                f"of {n_times} output times), more than this machine's {limit / 2**30:.3g} GiB: make tiles smaller "
-                f"(grid.tile_size, now {grid.tile_size}), narrow the aperture (migration.aperture_max_m), or "
-                "coarsen the output times (time.interval_ms, time.end_ms)")
-        tiles[tile.id] = {"hash": tile_hash(sub), "n_traces": int(sub.sizes["trace"]), "n_pillars": n_pillars,
-                          "memory_bytes": need}
-    return {"grid": {k: v for k, v in index.attrs.items() if k.startswith("grid_")}, "tiles": tiles}
+            _too_large(index, tile, need, limit, n_samples, n_pillars, n_times, int(sub.sizes["trace"]),
+                       grid.tile_size)
+        tiles[tile.id] = {"hash": tile_hash(sub), "velocity_hash": v_hash,
+                          "n_traces": int(sub.sizes["trace"]), "n_pillars": n_pillars, "memory_bytes": need}
+    out = {"grid": {k: v for k, v in index.attrs.items() if k.startswith("grid_")}, "tiles": tiles}
+    if velocity_settings is not None:
+        out["velocity"] = velocity_settings
+    return out
+
+
+def _too_large(index, tile, need: int, limit: int, n_samples: int, n_pillars: int, n_times: int,
+               n_traces: int | None, tile_size: int) -> None:
+    from pstm.geometry import GridError
+
+    traces = f"{n_traces} traces of {n_samples} samples reach its " if n_traces is not None else "its "
+    raise GridError(
+        f"{index.attrs.get('segy_path', 'the survey')}: tile {tile.id} would need {need / 2**30:.3g} GiB in its "
+        f"migrate job ({traces}{n_pillars} pillars of {n_times} output times), more than this machine's "
+        f"{limit / 2**30:.3g} GiB: make tiles smaller (grid.tile_size, now {tile_size}), narrow the aperture "
+        "(migration.aperture_max_m), or coarsen the output times (time.interval_ms, time.end_ms)")
 
 
 def write_manifest(manifest: dict, path: str | Path) -> None:

@@ -54,16 +54,16 @@ def tile_inputs(tile_traces: xr.Dataset, settings) -> tuple[TraceGather, PillarS
     grid = grid_of(tile_traces)
     cx, cy = grid.tile_centre(tile_of(tile_traces))
     pillars = tile_pillars(tile_traces, vrms_model(settings.velocity), eta_model(settings.anisotropy))
-    rho = _rho_of(grid, settings.migration.rho_filter)
-    return _gather_of(tile_traces, rho_filter(read_tile_amplitudes(tile_traces), rho), cx, cy), pillars
+    rho = rho_kind_of(grid, settings.migration.rho_filter)
+    return trace_gather_of(tile_traces, rho_filter(read_tile_amplitudes(tile_traces), rho), cx, cy), pillars
 
 
-def _rho_of(grid, rho: str) -> str:
+def rho_kind_of(grid, rho: str) -> str:
     """The rho filter a tile of ``grid`` gets for the setting ``rho`` (``auto``: by 2D or 3D)."""
     return resolve_rho(rho, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
 
 
-def _gather_of(tile_traces: xr.Dataset, amplitudes: np.ndarray, cx: float, cy: float) -> TraceGather:
+def trace_gather_of(tile_traces: xr.Dataset, amplitudes: np.ndarray, cx: float, cy: float) -> TraceGather:
     """The tile's traces for a kernel: ``amplitudes`` with coordinates relative to the tile centre (cx, cy)."""
     a = tile_traces.attrs
     return TraceGather(
@@ -170,8 +170,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     twt_ms = twt_of(tile_traces)
     pillars = tile_pillars(tile_traces, velocity, eta)
     cx, cy = grid.tile_centre(tile)
-    rho_kind = _rho_of(grid, rho)
-    all_traces = _gather_of(tile_traces, rho_filter(amplitudes, rho_kind), cx, cy)
+    rho_kind = rho_kind_of(grid, rho)
+    all_traces = trace_gather_of(tile_traces, rho_filter(amplitudes, rho_kind), cx, cy)
     offsets = tile_traces["offset"].values
     if offset_classes_m is not None:
         edges = np.asarray(offset_classes_m, dtype=np.float64)

@@ -71,8 +71,10 @@ def index_traces(segy: str, out: str, survey: dict, grid: dict, time: dict, outp
         from pstm.manifest import build_manifest, write_manifest
         from pstm.velocity_cube import vrms_model
 
+        from pstm.config import normalize
+
         result = build_manifest(ds, KernelParams.from_settings(settings.migration), vrms_model(settings.velocity),
-                                prefilter, **(tile_memory or {}))
+                                prefilter, **(tile_memory or {}), velocity_settings=normalize(settings.velocity))
         result["summary"] = index_summary(ds)
         write_manifest(result, manifest)
 
@@ -104,15 +106,34 @@ def manifest_tile_ranks(manifest_path: str) -> dict:
     return {tile: rank for rank, tile in enumerate(order)}
 
 
-def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict,
-                       prefilter: bool = True) -> None:
-    """Write the subset of traces that can reach one tile."""
+def velocity_of(velocity: dict | None, manifest: str | None) -> dict:
+    """The velocity settings of a tile job: ``velocity``, else those the tile manifest was made with.
+
+    The workflow gives tile jobs the manifest's settings and each tile's velocity hash (a rerun trigger), so
+    that a new velocity reruns only the tiles where its values changed.
+    """
+    if velocity is not None:
+        return velocity
+    from pstm.manifest import read_manifest
+
+    if manifest is None:
+        raise ValueError("a tile job needs the velocity settings or the tile manifest that records them")
+    recorded = read_manifest(manifest).get("velocity")
+    if recorded is None:
+        raise ValueError(f"{manifest}: written before pstm recorded the velocity in the tile manifest; rerun "
+                         "index_traces (snakemake --forcerun index_traces)")
+    return recorded
+
+
+def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict | None = None,
+                       prefilter: bool = True, manifest: str | None = None) -> None:
+    """Write the subset of traces that can reach one tile (``velocity``: see :func:`velocity_of`)."""
     from pstm.aperture import prefilter_tile
     from pstm.index import grid_of
     from pstm.kernels.common import KernelParams
     from pstm.velocity_cube import vrms_model
 
-    settings = _settings(migration=migration, velocity=velocity)
+    settings = _settings(migration=migration, velocity=velocity_of(velocity, manifest))
     index = read_dataset(index_path)
     tile = grid_of(index).tile(tile_id)
     sub = prefilter_tile(index, tile, KernelParams.from_settings(settings.migration),
@@ -123,16 +144,18 @@ def aperture_prefilter(index_path: str, tile_id: str, out: str, migration: dict,
              sub.attrs["prefilter_radius_m"])
 
 
-def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict, threads: int = 1,
-                 optimization: dict | None = None, mlx: dict | None = None, anisotropy: dict | None = None) -> None:
-    """Migrate one tile and write its image, fold, gathers (with offset classes) and timing."""
+def migrate_tile(traces_path: str, out: str, migration: dict, velocity: dict | None = None, threads: int = 1,
+                 optimization: dict | None = None, mlx: dict | None = None, anisotropy: dict | None = None,
+                 manifest: str | None = None) -> None:
+    """Migrate one tile and write its image, fold, gathers (with offset classes) and timing (``velocity``: see
+    :func:`velocity_of`)."""
     from pstm.index import grid_of
     from pstm.kernels.common import KernelParams
     from pstm.migrate import migrate_tile as _migrate, read_tile_amplitudes
     from pstm.velocity_cube import eta_model, vrms_model
 
-    settings = _settings(migration=migration, velocity=velocity, optimization=optimization, mlx=mlx,
-                         anisotropy=anisotropy)
+    settings = _settings(migration=migration, velocity=velocity_of(velocity, manifest), optimization=optimization,
+                         mlx=mlx, anisotropy=anisotropy)
     from pstm.preprocess import safe_amplitude_scale
 
     tile_traces = read_dataset(traces_path)
@@ -270,3 +293,163 @@ def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: I
     result = write_profile(tile_paths, out_json, out_md, list(benchmarks), measurements, out_png, out_html)
     log.info("%s", json.dumps(result["total"]))
     return result
+
+
+# --------------------------------------------------------------------------- velocity analysis
+
+
+def velocity_tiles(index_path: str, velocity_analysis: dict) -> list[str]:
+    """Ids of the tiles holding analysis locations (one scan job each), in order."""
+    from pstm.index import grid_of
+    from pstm.velocity_analysis import analysis_locations
+
+    settings = _settings(velocity_analysis=velocity_analysis)
+    index = read_dataset(index_path)
+    return sorted({loc.tile for loc in _locations(index, settings.velocity_analysis)})
+
+
+def _locations(index, va):
+    """The analysis locations on an index's grid (the fold criterion from its midpoints)."""
+    from pstm.geometry import cmp_fold
+    from pstm.index import grid_of
+    from pstm.velocity_analysis import analysis_locations
+
+    grid = grid_of(index)
+    return analysis_locations(grid, va, cmp_fold(grid, index["midpoint_x"].values, index["midpoint_y"].values))
+
+
+def _tile_analysis(index_path: str, tile_id: str, settings):
+    """The index, output times, analysis locations of one tile, their supergather pillars and starting vrms."""
+    from pstm.index import grid_of, twt_of
+    from pstm.velocity_analysis import analysis_pillars
+    from pstm.velocity_cube import vrms_model
+
+    index = read_dataset(index_path)
+    grid, twt = grid_of(index), twt_of(index)
+    locations = [loc for loc in _locations(index, settings.velocity_analysis) if loc.tile == tile_id]
+    if not locations:
+        raise ValueError(f"tile {tile_id} holds no analysis location of the velocity_analysis section")
+    px, py = analysis_pillars(grid, locations, settings.velocity_analysis)
+    start = vrms_model(settings.velocity).for_pillars(px.ravel(), py.ravel(), twt)
+    return index, twt, locations, px, py, start
+
+
+def _check_cube_out(settings, cube_out: str | None) -> None:
+    """The analysis must not overwrite the velocity cube it starts from."""
+    v = settings.velocity
+    if cube_out and v.kind == "cube" and Path(v.cube_path).resolve() == Path(cube_out).resolve():
+        raise ValueError(f"velocity.cube_path {v.cube_path} is the cube this velocity analysis writes: copy it to "
+                         "another file (e.g. velocity/iteration1.nc) and point velocity.cube_path there to iterate")
+
+
+def velocity_scan(index_path: str, tile_id: str, out: str, migration: dict, velocity: dict, velocity_analysis: dict,
+                  optimization: dict | None = None, mlx: dict | None = None, anisotropy: dict | None = None,
+                  threads: int = 1, cube_out: str | None = None) -> None:
+    """Trial gathers of the analysis locations of one tile, every trial from one read of the traces.
+
+    ``cube_out``: the cube the analysis will write (it must not be the run's own velocity cube).
+    """
+    from pstm.velocity import check_vrms_range
+    from pstm.velocity_analysis import migrate_trials, scan_dataset, trial_velocities
+    from pstm.velocity_cube import eta_model
+
+    settings = _settings(migration=migration, velocity=velocity, velocity_analysis=velocity_analysis,
+                         optimization=optimization, mlx=mlx, anisotropy=anisotropy)
+    _check_cube_out(settings, cube_out)
+    va = settings.velocity_analysis
+    index, twt, locations, px, py, start = _tile_analysis(index_path, tile_id, settings)
+    trials, labels, kind = trial_velocities(va, start, twt)
+    check_vrms_range(trials, *settings.velocity.vrms_range_m_s, "velocity_analysis: the trial velocities")
+    shape = px.shape + (twt.size,)
+    trials = trials.reshape(px.shape + (labels.size, twt.size))
+    result = migrate_trials(index, locations, trials, settings, eta_model(settings.anisotropy), threads,
+                            label=f"velocity scan {tile_id}")
+    _check_finite_values(result.gather, f"velocity scan {tile_id}: the trial gathers")
+    attrs = {"tile_id": tile_id, **provenance(settings_hash(settings.migration, settings.velocity,
+                                                            va.scan_dict(), index.attrs["pstm_config_hash"]),
+                                              settings.migration.kernel)}
+    write_dataset(scan_dataset(locations, result, trials, labels, kind, start.reshape(shape), twt, attrs), out)
+    log.info("velocity scan %s: %d locations x %d trials, %.4g contributions in %.2f s of kernel time",
+             tile_id, len(locations), labels.size, result.contributions, result.kernel_seconds)
+
+
+def _check_finite_values(values, what: str) -> None:
+    import numpy as np
+
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise FloatingPointError(f"{what}: {int(bad.sum())} values are NaN or infinite; the input amplitudes are too "
+                                 "large for float32 sums: lower survey.max_abs_amplitude to find the traces")
+
+
+def velocity_picks(scan_paths: Iterable[str], out: str, velocity_analysis: dict) -> None:
+    """Semblance spectra and automatic picks of every analysis location (NetCDF on (location, twt))."""
+    from pstm.velocity_analysis import picks_dataset
+
+    settings = _settings(velocity_analysis=velocity_analysis)
+    scans = [read_dataset(p) for p in scan_paths]
+    ds = picks_dataset(scans, settings.velocity_analysis,
+                       provenance(settings_hash(settings.velocity_analysis, [s.attrs["pstm_config_hash"]
+                                                                              for s in scans])))
+    write_dataset(ds, out)
+
+
+def velocity_cube(index_path: str, picks_path: str, out_cube: str, out_md: str, out_html: str, out_section: str,
+                  velocity: dict, velocity_analysis: dict) -> None:
+    """The updated vrms cube from the picks (Dix-checked), its report and the velocity section before and after."""
+    from pstm.index import grid_of
+    from pstm.velocity_analysis import cube_from_picks
+    from pstm.velocity_cube import read_netcdf_cube, vrms_model
+    from pstm.velocity_qc import plot_velocity_sections, write_update_report
+
+    settings = _settings(velocity=velocity, velocity_analysis=velocity_analysis)
+    grid = grid_of(read_dataset(index_path))
+    picks = read_dataset(picks_path)
+    start_model = vrms_model(settings.velocity)
+    cube, report = cube_from_picks(grid, picks, start_model, settings.velocity_analysis,
+                                   provenance(settings_hash(settings.velocity, settings.velocity_analysis,
+                                                            picks.attrs["pstm_config_hash"])))
+    write_dataset(cube, out_cube)
+    updated = read_netcdf_cube(out_cube, "vrms")  # read back as a run will read it
+    write_update_report(report, out_cube, out_md, out_html)
+    plot_velocity_sections(grid, picks["twt"].values, start_model, updated, picks, out_section)
+    lo, hi = report["change_percent"]
+    log.info("updated vrms cube %s: %d x %d nodes x %d times; the velocity changed by %+.2f %% to %+.2f %%",
+             out_cube, cube.sizes["x"], cube.sizes["y"], cube.sizes["twt"], lo, hi)
+
+
+def velocity_check(index_path: str, tile_id: str, cube_path: str, out: str, migration: dict, velocity: dict,
+                   velocity_analysis: dict, optimization: dict | None = None, mlx: dict | None = None,
+                   anisotropy: dict | None = None, threads: int = 1) -> None:
+    """Gathers of one tile's analysis locations migrated with the starting and with the updated velocity."""
+    import numpy as np
+
+    from pstm.velocity_analysis import check_dataset, migrate_trials
+    from pstm.velocity_cube import eta_model, read_netcdf_cube
+
+    settings = _settings(migration=migration, velocity=velocity, velocity_analysis=velocity_analysis,
+                         optimization=optimization, mlx=mlx, anisotropy=anisotropy)
+    va = settings.velocity_analysis
+    index, twt, locations, px, py, start = _tile_analysis(index_path, tile_id, settings)
+    updated = read_netcdf_cube(cube_path, "vrms").for_pillars(px.ravel(), py.ravel(), twt)
+    trials = np.stack([start, updated], axis=1).reshape(px.shape + (2, twt.size))
+    result = migrate_trials(index, locations, trials, settings, eta_model(settings.anisotropy), threads,
+                            label=f"velocity check {tile_id}")
+    _check_finite_values(result.gather, f"velocity check {tile_id}: the gathers")
+    write_dataset(check_dataset(locations, result, twt, {"tile_id": tile_id, **provenance(
+        settings_hash(settings.migration, settings.velocity, va.scan_dict()), settings.migration.kernel)}), out)
+
+
+def velocity_qc(picks_path: str, check_paths: Iterable[str], cube_path: str, out_dir: str) -> None:
+    """One picture per analysis location (spectrum with picks, gathers before and after) in ``out_dir``."""
+    from pstm.velocity_analysis import concat_locations
+    from pstm.velocity_qc import plot_location
+
+    picks = read_dataset(picks_path)
+    check = concat_locations(read_dataset(p) for p in check_paths)
+    cube = read_dataset(cube_path)
+    functions = {str(k): cube["location_vrms"].values[n] for n, k in enumerate(cube["location"].values)}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for n, loc_id in enumerate(picks["location"].values):
+        plot_location(picks, check, n, Path(out_dir) / f"{loc_id}.png", functions.get(str(loc_id)))
+    log.info("velocity QC: %d location pictures in %s", picks.sizes["location"], out_dir)

@@ -2,10 +2,13 @@
 
 Events are modelled with the same straight-ray double-square-root traveltime
 the migration uses, so after migration with the modelling velocity each
-point diffractor must focus at its (x, y, t0), and the plane reflector must
-image at ``t0(x, y) = t0_ms + dip_x * (x - x0) + dip_y * (y - y0)``.  The
-reflection time of each trace is the stationary (minimum) diffraction time
-over the plane (Fermat's principle), found by Newton's method.
+point diffractor must focus at its (x, y, t0), the plane reflector must
+image at ``t0(x, y) = t0_ms + dip_x * (x - x0) + dip_y * (y - y0)`` and each
+horizontal reflector (``horizons``) flat at its t0, its offset gathers flat.
+The reflection time of each trace from the plane is the stationary (minimum)
+diffraction time over the plane (Fermat's principle), found by Newton's
+method; from a horizontal reflector it is the diffraction time from the point
+under the trace's midpoint (where the stationary point of a flat reflector lies).
 """
 
 from __future__ import annotations
@@ -140,6 +143,7 @@ class SurveyModel:
         self.truth = {
             "diffractors": [{"x_m": float(x), "y_m": float(y), "t0_ms": float(t)} for x, y, t in cfg["diffractors"]],
             "reflector": dict(refl),
+            "horizons": [{"t0_ms": float(t), "amplitude": float(a)} for t, a in cfg.get("horizons", [])],
             "velocity_table": vtab.tolist(),
             "n_traces": int(self.geometry.source_x.size),
             "n_samples": self.n_samples,
@@ -162,6 +166,10 @@ class SurveyModel:
         for x, y, t0_ms in cfg["diffractors"]:
             t = dsr_time(sx, sy, rx, ry, x, y, t0_ms / 1000.0, self.velocity.at(t0_ms))
             add_events(amplitudes, t, ones, self.dt_s, cfg["ricker_hz"], diffraction=True)
+        mx, my = 0.5 * (sx + rx), 0.5 * (sy + ry)
+        for t0_ms, amplitude in cfg.get("horizons", []):
+            t = dsr_time(sx, sy, rx, ry, mx, my, t0_ms / 1000.0, self.velocity.at(t0_ms))
+            add_events(amplitudes, t, amplitude * ones, self.dt_s, cfg["ricker_hz"])
         if self.reflection_s is not None:
             add_events(amplitudes, self.reflection_s[sl], cfg["reflector"]["amplitude"] * ones, self.dt_s,
                        cfg["ricker_hz"])
@@ -194,7 +202,8 @@ def write_survey(cfg: dict, segy_path: str | Path, truth_path: str | Path) -> di
     text = textual_header([
         "PSTM SYNTHETIC PRESTACK SURVEY: ORTHOGONAL GEOMETRY, RICKER WAVELET",
         f"{g.source_x.size} TRACES OF {model.n_samples} SAMPLES, {model.dt_s * 1000:g} MS, IEEE FLOAT",
-        f"POINT DIFFRACTORS {len(cfg['diffractors'])}, PLANE REFLECTOR {cfg['reflector']['enabled']}",
+        f"POINT DIFFRACTORS {len(cfg['diffractors'])}, PLANE REFLECTOR {cfg['reflector']['enabled']}, "
+        f"HORIZONTAL REFLECTORS {len(cfg.get('horizons', []))}",
         "TRACE HEADER BYTE POSITIONS:",
         "  source X 73-76; source Y 77-80; receiver X 81-84; receiver Y 85-88",
         "  coordinate scalar 71-72 (-100: stored values / 100, metres); offset 37-40",

@@ -65,6 +65,32 @@ def get_tile_hash(wildcards):
     return get_tile_hashes()[wildcards.tile]
 
 
+def get_tile_velocity_hash(wildcards):
+    """The tile's vrms at its pillars, hashed (pstm.manifest.velocity_hash): a new velocity reruns exactly the
+    tiles where its values changed (the tile jobs read the velocity settings from the manifest)."""
+    manifest = checkpoints.index_traces.get().output.manifest
+    return _read_velocity_hashes(manifest, os.stat(manifest).st_mtime_ns)[wildcards.tile]
+
+
+@functools.lru_cache(maxsize=4)
+def _read_velocity_hashes(manifest, mtime_ns):
+    from pstm.manifest import read_manifest
+
+    return {t: e["velocity_hash"] for t, e in read_manifest(manifest)["tiles"].items()}
+
+
+def get_velocity_files():
+    """Size and modification time of the velocity file (CSV or cube), a rerun trigger of the index: a file
+    rewritten in place reruns it, and then every tile whose velocity changed (not an input: the velocity
+    analysis writes a cube a later run may read from the same results folder)."""
+    v = SETTINGS.velocity
+    path = {"csv": v.csv_path, "cube": v.cube_path}.get(v.kind)
+    if not path:
+        return None
+    st = os.stat(path)
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def get_tile_priority(wildcards):
     """Job priority of a tile's jobs: its rank by estimated work (largest first; see pstm.manifest.tile_work).
 
@@ -107,6 +133,26 @@ def get_tile_memory_params():
     the index checkpoint, or a dry run could not list the tiles it reruns."""
     edges = SETTINGS.migration.offset_classes_m
     return {"offset_classes": len(edges) - 1 if edges else 0}
+
+
+def get_scan_params():
+    """The velocity_analysis settings that decide the trial gathers (a picking setting does not rerun scans)."""
+    return normalize(SETTINGS.velocity_analysis.scan_dict())
+
+
+def _velocity_tiles():
+    from pstm.stages import velocity_tiles
+
+    index = checkpoints.index_traces.get().output.index
+    return velocity_tiles(index, section("velocity_analysis"))
+
+
+def get_velocity_scans(wildcards):
+    return expand(f"{R}/velocity/scan/{{tile}}.nc", tile=_velocity_tiles())
+
+
+def get_velocity_checks(wildcards):
+    return expand(f"{R}/velocity/check/{{tile}}.nc", tile=_velocity_tiles())
 
 
 def get_gather_outputs():

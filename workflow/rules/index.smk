@@ -11,6 +11,7 @@ checkpoint index_traces:
         output_decimation=SETTINGS.optimization.output_decimation,
         migration=get_aperture_params(),
         velocity=section("velocity"),
+        velocity_files=get_velocity_files(),
         prefilter=SETTINGS.optimization.prefilter,
         qc=section("qc"),  # QC positions are checked against the grid fixed here, before any tile runs
         tile_memory=get_tile_memory_params(),  # each tile's migrate job must fit the machine's memory

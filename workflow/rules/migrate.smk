@@ -3,12 +3,13 @@ rule migrate_tile:
         traces=f"{R}/tiles/{{tile}}/traces.nc",
         segy=ancient(get_segy()),
         index=ancient(f"{R}/index/traces.nc"),  # the checkpoint params.tile_hash reads (cluster jobs need it)  # which traces a tile reads is in its tile_hash
+        manifest=ancient(f"{R}/index/tiles.json"),  # the velocity settings the tile's velocity hash was made with
     output:
         image=f"{R}/tiles/{{tile}}/image.nc",
     params:
         tile_hash=get_tile_hash,
         migration=get_migration_params(),
-        velocity=section("velocity"),
+        velocity_hash=get_tile_velocity_hash,  # the tile's vrms: a new velocity reruns the tiles it changes
         optimization=section("optimization"),
         mlx=section("mlx"),
         anisotropy=section("anisotropy"),

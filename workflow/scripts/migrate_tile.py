@@ -4,6 +4,6 @@ from pstm.logs import log_to
 
 with log_to(snakemake.log[0]):
     stages.migrate_tile(snakemake.input.traces, snakemake.output.image, migration=snakemake.params.migration,
-                        velocity=snakemake.params.velocity, threads=snakemake.threads,
+                        manifest=snakemake.input.manifest, threads=snakemake.threads,
                         optimization=snakemake.params.optimization, mlx=snakemake.params.mlx,
                         anisotropy=snakemake.params.anisotropy)
