@@ -9,17 +9,20 @@ cache-blocked kernels walk each block of traces over every trial while it is in 
 migration the output sample at (pillar, t0) depends on vrms(pillar, t0) alone, so the trial gathers at a time
 t0 are exactly the gathers any velocity function through that trial velocity at t0 would give.
 
-From the gathers (divided by their fold, so that every offset class weighs alike):
+Each location's spectrum is that of a supergather (``supergather_bins`` x ``supergather_bins`` pillars around it,
+``supergather_step_bins`` apart): single migrated gathers carry the acquisition footprint and the operator's
+noise, which a supergather spanning a period of the shot and receiver lines averages out.  From the gathers
+(divided by their fold, so that every offset class weighs alike):
 
 * the **semblance** over a window of ``semblance_window_ms``:
   ``S(t, k) = sum_w (sum_c g)^2 / (N sum_w sum_c g^2)`` with N the offset classes holding data, and the
   **stack power** ``P(t, k) = sum_w (sum_c g / N)^2``;
-* **picks**: a dynamic-programming path through the spectrum (on trials refined tenfold by a cubic spline of
-  the semblance) that maximises the summed semblance where there is energy, changing by at most
-  ``max_change_percent_per_100ms`` relative to the trials' own trend; a pick is made at each local maximum
-  in time of the semblance along the path that has ``min_semblance`` and ``min_relative_power``, at the
-  semblance's maximum across trials next to the path (sub-trial resolution); other times are left to
-  interpolation;
+* **picks**: a dynamic-programming path through the spectrum, on trials refined tenfold by a cubic spline of
+  the semblance (so the pick is not limited to the trial step), that maximises the summed semblance where
+  there is energy while changing by at most ``max_change_percent_per_100ms`` relative to the trials' own
+  trend; a pick is made where the stack power along the path peaks in time (at the events: the semblance's
+  own maxima lag them by a fraction of its window), with ``min_semblance`` and ``min_relative_power`` of the
+  largest power within ``power_window_ms``, at least a window apart; other times are left to interpolation;
 * the **update**: per location, the ratio of picked to starting velocity, linear in time between picks
   (the first and last held beyond them) and smoothed over ``smoothing_ms``, its Dix interval velocities
   checked (:func:`dix_check`); spread in space (linear between locations, the nearest beyond them, tapered
@@ -493,16 +496,10 @@ def pick_location(semblance: np.ndarray, power: np.ndarray, trials: np.ndarray, 
         if all(abs(n - m) >= spacing for m in taken):
             taken.append(n)
     for n in sorted(taken):
-        t = int(window_idx[n])
-        k = int(path[n])
-        column = s_fine[:, t]
-        while k + 1 < u.size and column[k + 1] > column[k]:  # climb to the semblance's maximum next to the path
-            k += 1
-        while k > 0 and column[k - 1] > column[k]:
-            k -= 1
+        t, k = int(window_idx[n]), int(path[n])
         out["pick_trial"][t] = u[k]
         out["pick_vrms"][t] = velocity_at(trials, u[k], t)
-        out["pick_semblance"][t] = column[k]
+        out["pick_semblance"][t] = s_fine[k, t]
     return out
 
 
