@@ -91,10 +91,10 @@ def snakemake_command(workdir: str | Path, configfile: str | Path | None = None,
                       cores: int = 2) -> list[str]:
     """The command line of a Snakemake run of this repository's workflow in ``workdir``."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", str(cores)]
-    if configfile is not None:
+           "--cores", str(cores), *args]
+    if configfile is not None:  # last: --configfile takes every word after it (a target would be read as a file)
         cmd += ["--configfile", str(configfile)]
-    return cmd + list(args)
+    return cmd
 
 
 def _env() -> dict:
@@ -177,3 +177,19 @@ def reference_run(tmp_path_factory) -> Path:
 
 
 _REFERENCE_RUNS: dict[str, Path] = {}
+
+
+def planned_jobs(workdir: str | Path, configfile: str | Path, *targets: str) -> dict:
+    """Jobs a dry run plans: ``{rule: set of tiles (or {None})}``, after refreshing the index checkpoint."""
+    import re
+
+    run_snakemake(workdir, configfile, "results/index/traces.nc")
+    out = run_snakemake(workdir, configfile, "-n", *targets).stdout
+    jobs: dict = {}
+    for block in re.split(r"\n(?=\[.*\]\nrule |rule |checkpoint )", out):
+        m = re.match(r"(?:\[.*\]\n)?(?:rule|checkpoint) (\w+):", block.strip())
+        if not m:
+            continue
+        tile = re.search(r"wildcards: tile=(\S+)", block)
+        jobs.setdefault(m.group(1), set()).add(tile.group(1) if tile else None)
+    return jobs
