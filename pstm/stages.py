@@ -305,10 +305,10 @@ def velocity_tiles(index_path: str, velocity_analysis: dict) -> list[str]:
 
     settings = _settings(velocity_analysis=velocity_analysis)
     index = read_dataset(index_path)
-    return sorted({loc.tile for loc in _locations(index, settings.velocity_analysis)})
+    return sorted({loc.tile for loc in analysis_locations_of(index, settings.velocity_analysis)})
 
 
-def _locations(index, va):
+def analysis_locations_of(index, va):
     """The analysis locations on an index's grid (the fold criterion from its midpoints)."""
     from pstm.geometry import cmp_fold
     from pstm.index import grid_of
@@ -326,7 +326,7 @@ def _tile_analysis(index_path: str, tile_id: str, settings):
 
     index = read_dataset(index_path)
     grid, twt = grid_of(index), twt_of(index)
-    locations = [loc for loc in _locations(index, settings.velocity_analysis) if loc.tile == tile_id]
+    locations = [loc for loc in analysis_locations_of(index, settings.velocity_analysis) if loc.tile == tile_id]
     if not locations:
         raise ValueError(f"tile {tile_id} holds no analysis location of the velocity_analysis section")
     px, py = analysis_pillars(grid, locations, settings.velocity_analysis)

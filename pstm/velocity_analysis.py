@@ -233,7 +233,8 @@ def scan_gathers(traces: TraceGather, class_index: np.ndarray, n_classes: int, p
     -------
     dict
         ``gather`` and ``fold``, shape (n_classes, n_pillars, n_times) (float64 for the reference kernel,
-        else float32); ``contributions``; ``kernel_seconds`` (without the warm-up call); ``compile_seconds``.
+        else float32); ``contributions``; ``kernel_seconds`` (without the warm-up call) and
+        ``kernel_cpu_seconds`` (the process's CPU time in the kernel calls, every thread); ``compile_seconds``.
     """
     from pstm.kernels.registry import get_kernel
     from pstm.migrate import run_kernel, warm_up
@@ -246,14 +247,15 @@ def scan_gathers(traces: TraceGather, class_index: np.ndarray, n_classes: int, p
     compile_seconds = warm_up(migrate, traces, pillars, params, dtype)
     tracker = PillarProgress(n_classes * pillars.n_pillars, label) if progress else None
     contributions = 0
-    seconds = 0.0
+    seconds = cpu_seconds = 0.0
     for c in range(n_classes):
         members = traces.take(np.nonzero(class_index == c)[0])
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         contributions += run_kernel(migrate, members, pillars, params, image[c], fold[c], tracker)
         seconds += time.perf_counter() - start
+        cpu_seconds += time.process_time() - cpu
     return {"gather": image, "fold": fold, "contributions": int(contributions), "kernel_seconds": seconds,
-            "compile_seconds": compile_seconds}
+            "kernel_cpu_seconds": cpu_seconds, "compile_seconds": compile_seconds}
 
 
 def supergather_offsets(bins: int, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -276,8 +278,8 @@ class Scan:
         for every trial.
     edges : ndarray, shape (n_classes + 1,)
         Offset class edges (m).
-    contributions, kernel_seconds, compile_seconds, n_traces :
-        What the kernel did (its time without the warm-up call) and the traces it read.
+    contributions, kernel_seconds, kernel_cpu_seconds, compile_seconds, n_traces :
+        What the kernel did (its wall and CPU time without the warm-up call) and the traces it read.
     """
 
     gather: np.ndarray
@@ -287,6 +289,7 @@ class Scan:
     kernel_seconds: float
     compile_seconds: float
     n_traces: int
+    kernel_cpu_seconds: float = 0.0
 
 
 def scan(traces: TraceGather, offsets: np.ndarray, x: np.ndarray, y: np.ndarray, trials: np.ndarray,
@@ -328,6 +331,7 @@ def scan(traces: TraceGather, offsets: np.ndarray, x: np.ndarray, y: np.ndarray,
         fold=np.ascontiguousarray(result["fold"].reshape(shape).transpose(order), dtype=np.float32),
         edges=edges, contributions=result["contributions"], kernel_seconds=result["kernel_seconds"],
         compile_seconds=result["compile_seconds"], n_traces=int(np.count_nonzero(classes >= 0)),
+        kernel_cpu_seconds=result["kernel_cpu_seconds"],
     )
 
 

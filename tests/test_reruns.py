@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pstm.manifest import read_manifest, tile_work
 from pstm.stages import manifest_tile_ranks
 from pstm.io.segy import write_prestack
 from pstm.synthetic import make_survey
+from workflow_util import dry_run_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -46,15 +46,7 @@ def snakemake(workdir: Path, cfg: dict, *args: str, cores: int = 2) -> str:
 def planned(workdir: Path, cfg: dict) -> dict:
     """Jobs a dry run plans: {rule: set of tiles (or {None})}, after refreshing the index checkpoint."""
     snakemake(workdir, cfg, "results/index/traces.nc")
-    out = snakemake(workdir, cfg, "-n")
-    jobs: dict = {}
-    for block in re.split(r"\n(?=\[.*\]\nrule |rule |checkpoint )", out):
-        m = re.match(r"(?:\[.*\]\n)?(?:rule|checkpoint) (\w+):", block.strip())
-        if not m:
-            continue
-        tile = re.search(r"wildcards: tile=(\S+)", block)
-        jobs.setdefault(m.group(1), set()).add(tile.group(1) if tile else None)
-    return jobs
+    return dry_run_jobs(snakemake(workdir, cfg, "-n"))
 
 
 @pytest.fixture(scope="module")

@@ -179,12 +179,10 @@ def reference_run(tmp_path_factory) -> Path:
 _REFERENCE_RUNS: dict[str, Path] = {}
 
 
-def planned_jobs(workdir: str | Path, configfile: str | Path, *targets: str) -> dict:
-    """Jobs a dry run plans: ``{rule: set of tiles (or {None})}``, after refreshing the index checkpoint."""
+def dry_run_jobs(out: str) -> dict:
+    """The jobs of a dry run's output: ``{rule: set of tiles (or {None})}``."""
     import re
 
-    run_snakemake(workdir, configfile, "results/index/traces.nc")
-    out = run_snakemake(workdir, configfile, "-n", *targets).stdout
     jobs: dict = {}
     for block in re.split(r"\n(?=\[.*\]\nrule |rule |checkpoint )", out):
         m = re.match(r"(?:\[.*\]\n)?(?:rule|checkpoint) (\w+):", block.strip())
@@ -193,3 +191,9 @@ def planned_jobs(workdir: str | Path, configfile: str | Path, *targets: str) -> 
         tile = re.search(r"wildcards: tile=(\S+)", block)
         jobs.setdefault(m.group(1), set()).add(tile.group(1) if tile else None)
     return jobs
+
+
+def planned_jobs(workdir: str | Path, configfile: str | Path, *targets: str) -> dict:
+    """Jobs a dry run plans (:func:`dry_run_jobs`), after refreshing the index checkpoint."""
+    run_snakemake(workdir, configfile, "results/index/traces.nc")
+    return dry_run_jobs(run_snakemake(workdir, configfile, "-n", *targets).stdout)
