@@ -47,8 +47,12 @@ log = logging.getLogger("pstm")
 #: Refinement of the trial axis for picking (cubic spline of the semblance between trials).
 REFINE = 10
 
-#: Largest updated cube written (bytes, float64 values): beyond it, coarser nodes (cube_spacing_m).
-MAX_CUBE_BYTES = 4 * 2**30
+#: Largest updated cube written (bytes, float64 values; the update holds it and the starting velocity on the
+#: same nodes): beyond it, coarser nodes (cube_spacing_m).
+MAX_CUBE_BYTES = 2**30
+
+#: Values of the cube computed at once (bounds the working memory beside the cube).
+CUBE_CHUNK_VALUES = 1 << 22
 
 
 class VelocityAnalysisError(ValueError):
@@ -438,7 +442,9 @@ def pick_location(semblance: np.ndarray, power: np.ndarray, trials: np.ndarray, 
     dt_ms = float(twt_ms[1] - twt_ms[0]) if n_t > 1 else 1.0
     u = _refined_axis(n_trials)
     s_fine = np.clip(CubicSpline(np.arange(n_trials), semblance, axis=0)(u), 0.0, 1.0)  # (n_u, n_t)
-    p_fine = np.stack([np.interp(u, np.arange(n_trials), power[:, t]) for t in range(n_t)], axis=1)
+    k = np.minimum(np.floor(u).astype(np.int64), n_trials - 2)
+    frac = (u - k)[:, None]
+    p_fine = power[k] * (1.0 - frac) + power[k + 1] * frac  # linear between trials, (n_u, n_t)
     from scipy.ndimage import maximum_filter1d
 
     if power_reference is None:
@@ -711,30 +717,35 @@ def updated_cube(grid, twt_ms: np.ndarray, locations: list[AnalysisLocation], ra
     x, y = cube_nodes(grid, va.cube_spacing_m, twt_ms.size)
     nx, ny = np.meshgrid(x, y, indexing="ij")
     nodes = np.column_stack([nx.ravel(), ny.ravel()])
-    start = start_model.for_pillars(nodes[:, 0], nodes[:, 1], twt_ms)
     points = np.array([[loc.x, loc.y] for loc in locations])
-    ratio = _spread(points, ratios, nodes)
     distance, _ = cKDTree(points).query(nodes)
     weight = reach_weight(distance, va.reach_m)
-    ratio = 1.0 + weight[:, None] * (ratio - 1.0)
-    vrms = np.where(weight[:, None] > 0, ratio * start, start)
-    messages = []
-    lo, hi = va.interval_velocity_range_m_s
-    changed = weight > 0
-    if changed.any():
-        vint2 = interval_velocities(twt_ms, vrms[changed])
-        vint2_start = interval_velocities(twt_ms, start[changed])
-        vint = np.sqrt(np.where(vint2 > 0, vint2, np.nan))
-        bad = (~(vint2 > 0) | (vint < lo) | (vint > hi)) & (vint2 != vint2_start)
-        rows = np.nonzero(bad.any(axis=1))[0]
-        if rows.size:
-            idx = np.nonzero(changed)[0][rows]
-            for r in idx:
-                vrms[r], _ = dix_check(twt_ms, vrms[r], lo, hi)
-            messages.append(f"updated cube: {rows.size} of {int(changed.sum())} node columns had Dix interval "
-                            f"velocities outside [{lo:g}, {hi:g}] m/s that the update made (between the locations' "
-                            "functions); clipped into the range and the vrms rebuilt")
     shape = (x.size, y.size, twt_ms.size)
+    vrms = np.empty((nodes.shape[0], twt_ms.size))
+    start = np.empty_like(vrms)
+    lo, hi = va.interval_velocity_range_m_s
+    clipped = 0
+    step = max(1, CUBE_CHUNK_VALUES // twt_ms.size)
+    for a in range(0, nodes.shape[0], step):  # a few nodes at a time: working memory bounded beside the cube
+        b = min(a + step, nodes.shape[0])
+        start[a:b] = start_model.for_pillars(nodes[a:b, 0], nodes[a:b, 1], twt_ms)
+        w = weight[a:b, None]
+        ratio = 1.0 + w * (_spread(points, ratios, nodes[a:b]) - 1.0)
+        vrms[a:b] = np.where(w > 0, ratio * start[a:b], start[a:b])
+        changed = np.nonzero(weight[a:b] > 0)[0] + a
+        if changed.size:
+            vint2 = interval_velocities(twt_ms, vrms[changed])
+            vint = np.sqrt(np.where(vint2 > 0, vint2, np.nan))
+            made = vint2 != interval_velocities(twt_ms, start[changed])  # not the starting velocity's own
+            bad = (~(vint2 > 0) | (vint < lo) | (vint > hi)) & made
+            for r in changed[bad.any(axis=1)]:
+                vrms[r], _ = dix_check(twt_ms, vrms[r], lo, hi)
+                clipped += 1
+    messages = []
+    if clipped:
+        messages.append(f"updated cube: {clipped} of {int(np.count_nonzero(weight > 0))} node columns had Dix interval "
+                        f"velocities outside [{lo:g}, {hi:g}] m/s that the update made (between the locations' "
+                        "functions); clipped into the range and the vrms rebuilt")
     return x, y, vrms.reshape(shape), start.reshape(shape), messages
 
 
@@ -891,27 +902,34 @@ def picks_dataset(scans, va, attrs: dict):
     """
     import xarray as xr
 
-    ds = concat_locations(scans)
-    twt_ms = ds["twt"].values
+    scans = list(scans)
+    twt_ms = scans[0]["twt"].values
     dt_ms = float(twt_ms[1] - twt_ms[0]) if twt_ms.size > 1 else 1.0
-    semblance, power = semblance_spectrum(ds["gather"].values, ds["fold"].values,
-                                          window_samples(va.semblance_window_ms, dt_ms), supergather_axis=1)
-    trials = ds["trial_vrms"].values
+    window = window_samples(va.semblance_window_ms, dt_ms)
     names = ("vrms", "semblance_pick", "path_vrms", "path_semblance")
     rows = {name: [] for name in names}
-    for n in range(ds.sizes["location"]):
-        p = pick_location(semblance[n], power[n], trials[n], twt_ms, va)
-        for name, key in zip(names, ("pick_vrms", "pick_semblance", "path_vrms", "path_semblance")):
-            rows[name].append(p[key])
-        count = int(np.isfinite(p["pick_vrms"]).sum())
-        log.info("location %s: %d picks%s", ds["location"].values[n], count,
-                 "" if count else " (no time with semblance >= %g and enough power: left to interpolation)"
-                 % va.min_semblance)
+    spectra, powers = [], []
+    for scan_ds in scans:  # one tile's gathers at a time: memory bounded by a tile's locations
+        s_tile, p_tile = semblance_spectrum(scan_ds["gather"].values, scan_ds["fold"].values, window,
+                                            supergather_axis=1)
+        spectra.append(s_tile.astype(np.float32))
+        powers.append(p_tile.astype(np.float32))
+        trials = scan_ds["trial_vrms"].values
+        for n in range(scan_ds.sizes["location"]):
+            p = pick_location(s_tile[n], p_tile[n], trials[n], twt_ms, va)
+            for name, key in zip(names, ("pick_vrms", "pick_semblance", "path_vrms", "path_semblance")):
+                rows[name].append(p[key])
+            count = int(np.isfinite(p["pick_vrms"]).sum())
+            log.info("location %s: %d picks%s", scan_ds["location"].values[n], count,
+                     "" if count else " (no time with semblance >= %g and enough power: left to interpolation)"
+                     % va.min_semblance)
+    ds = concat_locations(scan_ds.drop_vars(["gather", "fold"]) for scan_ds in scans)
+    semblance, power = np.concatenate(spectra), np.concatenate(powers)
     lt = ("location", "twt")
     data = {
-        "semblance": (("location", "trial", "twt"), semblance.astype(np.float32),
-                      {"long_name": "semblance of the supergather", "units": "1"}),
-        "power": (("location", "trial", "twt"), power.astype(np.float32), {"long_name": "stack power"}),
+        "semblance": (("location", "trial", "twt"), semblance, {"long_name": "semblance of the supergather",
+                                                                "units": "1"}),
+        "power": (("location", "trial", "twt"), power, {"long_name": "stack power"}),
         "trial_vrms": ds["trial_vrms"],
         "start_vrms": ds["start_vrms"],
         "vrms": (lt, np.array(rows["vrms"]), {"units": "m/s", "long_name": "picked vrms (NaN: no pick)"}),

@@ -384,3 +384,12 @@ def test_a_constant_start_recovers_a_v_of_z_model(tmp_path):
                                                "max_change_percent_per_100ms": 10.0})
     assert_velocity_recovered(result, 0.02)
     assert_diffractors_focus(result)
+
+
+def test_a_cube_too_large_is_refused_before_it_is_allocated():
+    grid = OutputGrid(0.0, 0.0, 25.0, 25.0, 30.0, 2000, 2000, tile_size=100)
+    with pytest.raises(va_mod.VelocityAnalysisError, match=r"the updated cube would be .* nodes x 1000 times "
+                                                           r"\(.* GiB\) at 25 m; set velocity_analysis.cube_spacing_m"):
+        va_mod.cube_nodes(grid, None, 1000)
+    x, y = va_mod.cube_nodes(grid, 400.0, 1000)
+    assert x.size * y.size * 1000 * 8 <= va_mod.MAX_CUBE_BYTES
