@@ -523,7 +523,8 @@ class VelocityAnalysisSettings:
     inline_step: int = 10
     crossline_step: int = 10
     locations: tuple | None = None
-    min_fold_fraction: float = 0.5
+    min_fold_fraction: float = 0.8
+    fold_window_m: float = 400.0
     max_locations: int = 2000
     supergather_bins: int = 3
     supergather_step_bins: int = 2
@@ -552,7 +553,7 @@ class VelocityAnalysisSettings:
         return None if self.functions is not None else scan_scalings(dataclasses.asdict(self))
 
     #: Keys that decide the trial gathers (a change reruns the scans); the others only the picks and the update.
-    SCAN_KEYS = ("inline_step", "crossline_step", "locations", "min_fold_fraction", "max_locations", "supergather_bins",
+    SCAN_KEYS = ("inline_step", "crossline_step", "locations", "min_fold_fraction", "fold_window_m", "max_locations", "supergather_bins",
                  "supergather_step_bins", "scaling_min", "scaling_max",
                  "scaling_step", "max_trials", "functions", "offset_classes_m", "n_offset_classes")
 

@@ -100,11 +100,14 @@ def _steps(n: int, step: int) -> list[int]:
 
 
 def location_fold(grid, cmp_fold: np.ndarray, va) -> np.ndarray:
-    """CMP fold averaged over a supergather's square around every pillar, shape (n_inlines, n_crosslines)."""
+    """CMP fold averaged over a square of ``fold_window_m`` (at least the supergather's) around every pillar,
+    shape (n_inlines, n_crosslines)."""
     from scipy.ndimage import uniform_filter
 
     span = (va.supergather_bins - 1) * va.supergather_step_bins + 1
-    return uniform_filter(np.asarray(cmp_fold, np.float64), size=span, mode="constant")
+    size = [max(span, int(round(va.fold_window_m / spacing)) | 1)
+            for spacing in (grid.inline_spacing, grid.crossline_spacing)]
+    return uniform_filter(np.asarray(cmp_fold, np.float64), size=size, mode="constant")
 
 
 def analysis_locations(grid, va, cmp_fold: np.ndarray | None = None,
@@ -112,8 +115,8 @@ def analysis_locations(grid, va, cmp_fold: np.ndarray | None = None,
     """The analysis locations of ``va`` (:class:`pstm.config.VelocityAnalysisSettings`) on ``grid``.
 
     With ``cmp_fold`` (midpoints per bin, :func:`pstm.geometry.cmp_fold`), locations placed by the steps whose
-    fold averaged over the supergather (:func:`location_fold`) is below ``va.min_fold_fraction`` of the largest
-    are left out; listed locations are always kept.
+    fold averaged over ``va.fold_window_m`` (:func:`location_fold`) is below ``va.min_fold_fraction`` of the
+    largest are left out; listed locations are always kept.
 
     Raises
     ------

@@ -217,8 +217,12 @@ def test_locations_outside_the_grid_or_too_many_are_errors():
         (115, 205, "001_000"), (115, 215, "001_001"), (115, 225, "001_002")]
     fold = np.zeros((20, 30))
     fold[:12, :] = 10.0  # no data under the northern locations
-    kept = va_mod.analysis_locations(grid, analysis_settings(inline_step=10, crossline_step=10), fold)
+    kept = va_mod.analysis_locations(grid, analysis_settings(inline_step=10, crossline_step=10, fold_window_m=100.0),
+                                     fold)
     assert [loc.iline for loc in kept] == [105, 105, 105]
+    # averaged over 400 m, the fold at crossline 225 (125 m from the data's edge) is cut by the edge too
+    kept = va_mod.analysis_locations(grid, analysis_settings(inline_step=10, crossline_step=10), fold)
+    assert [(loc.iline, loc.xline) for loc in kept] == [(105, 205), (105, 215)]
 
 
 # --------------------------------------------------------------------------- known answers on the synthetic
