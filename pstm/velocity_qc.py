@@ -17,6 +17,23 @@ import numpy as np
 from pstm.qc import _pyplot, _save, markdown_html
 
 
+#: Window of the display gain (automatic gain control) of the gathers (ms).
+AGC_WINDOW_MS = 200.0
+
+
+def agc(gathers: np.ndarray, twt: np.ndarray, window_ms: float = AGC_WINDOW_MS) -> np.ndarray:
+    """Gathers (..., offset, twt) divided by one running RMS over time of them all (the same gain for every
+    panel, so panels compare): a display gain that shows deep events beside strong shallow ones."""
+    from scipy.ndimage import uniform_filter1d
+
+    dt = float(twt[1] - twt[0]) if twt.size > 1 else 1.0
+    g = np.asarray(gathers, np.float64)
+    power = (g * g).reshape(-1, g.shape[-1]).mean(axis=0)
+    rms = np.sqrt(uniform_filter1d(power, max(1, int(round(window_ms / dt))), mode="nearest"))
+    floor = 1e-3 * float(rms.max(initial=0.0)) or 1.0
+    return g / np.maximum(rms, floor)
+
+
 def _gather_panel(ax, gather: np.ndarray, offsets: np.ndarray, twt: np.ndarray, clip: float, title: str):
     width = float(np.median(np.diff(offsets))) if offsets.size > 1 else 1.0
     im = ax.imshow(gather.T, aspect="auto", cmap="gray_r", vmin=-clip, vmax=clip, interpolation="bilinear",
@@ -65,16 +82,17 @@ def plot_location(picks, check, n: int, path: str | Path, updated_vrms: np.ndarr
     ax.legend(loc="lower left", fontsize=7, facecolor="0.25", labelcolor="white", framealpha=0.8)
     bar = fig.colorbar(mesh, ax=ax, shrink=0.8, pad=0.02)
     bar.set_label("semblance", fontsize=8)
-    gathers = check["gather"].values[m]  # (velocity, offset, twt)
     offsets = check["offset"].values
+    gathers = agc(check["gather"].values[m], check["twt"].values)  # (velocity, offset, twt)
     clip = float(np.percentile(np.abs(gathers), 99.0)) or 1.0
     for ax, k, what in ((axes[1], 0, "starting"), (axes[2], 1, "updated")):
-        _gather_panel(ax, gathers[k], offsets, check["twt"].values, clip, f"gathers at the {what} velocity")
+        _gather_panel(ax, gathers[k], offsets, check["twt"].values, clip,
+                      f"gathers at the {what} velocity (AGC {AGC_WINDOW_MS:g} ms)")
         for t in twt[have]:
             ax.axhline(t, color="tab:red", lw=0.5, ls=":")
     fig.suptitle(f"Velocity analysis at inline {int(picks['iline'].values[n])}, crossline "
-                 f"{int(picks['xline'].values[n])}: the picks (circles) follow the semblance maxima; after the update "
-                 "the gathers' events are flat", fontsize=10)
+                 f"{int(picks['xline'].values[n])}: picks (circles) on the semblance maxima; flat events in the gathers "
+                 "mean the velocity is right (dotted: the picks' times)", fontsize=10)
     _save(fig, path)
     plt.close(fig)
     return Path(path)
