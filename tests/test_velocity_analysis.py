@@ -122,6 +122,23 @@ def test_picks_land_on_the_lobes_between_trials_and_nowhere_else():
     assert [twt[k] for k in np.nonzero(np.isfinite(out["pick_vrms"]))[0]] == [500.0]
 
 
+def test_absolute_trial_functions_are_picked_between_them():
+    """Trials as absolute functions (slowest first): the pick lands between two functions, where the lobe is."""
+    twt = np.arange(300) * 4.0
+    functions = [[[0.0, v0], [1196.0, v0 + 900.0]] for v0 in np.arange(1500.0, 2300.0, 100.0)]
+    va = analysis_settings(functions=functions)
+    trials, labels, kind = va_mod.trial_velocities(va, np.full((3, twt.size), 2000.0), twt)
+    assert kind == "function" and list(labels) == list(range(8)) and trials.shape == (3, 8, 300)
+    assert trials[2, 3, 0] == 1800.0 and trials[2, 3, -1] == pytest.approx(2700.0)
+    true = 1850.0 + 900.0 * twt / 1196.0  # halfway between functions 3 and 4
+    s, p = synthetic_spectrum(twt, trials[0], [(400.0, true[100]), (800.0, true[200])])
+    out = va_mod.pick_location(s, p, trials[0], twt, va)
+    picked = np.nonzero(np.isfinite(out["pick_vrms"]))[0]
+    assert [twt[k] for k in picked] == [400.0, 800.0]
+    assert np.allclose(out["pick_vrms"][picked], true[picked], rtol=0.003)
+    assert np.allclose(out["pick_trial"][picked], 3.5, atol=0.15)
+
+
 def test_the_path_cannot_jump_to_an_isolated_lobe():
     """The smoothness constraint keeps the path on the trend: a lobe 8 % off between two on-trend events is not
     reached (max 5 % per 100 ms), so no pick lands there."""
