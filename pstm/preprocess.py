@@ -12,6 +12,15 @@ RHO_CHUNK_TRACES = 8192
 RHO_EXPONENT = {"none": 0.0, "half_derivative": 0.5, "derivative": 1.0}
 
 
+#: Filters of the true-amplitude weights (internal kinds, not offered as ``migration.rho_filter``): the
+#: anti-causal ``(-i omega dt)^p`` and the zero-phase ramp ``|omega dt|`` (see :mod:`pstm.kernels.reference`).
+TRUE_AMPLITUDE_RESPONSES = {
+    "anticausal_derivative": lambda w: -1j * w,
+    "anticausal_half_derivative": lambda w: np.sqrt(-1j * w),
+    "ramp": np.abs,
+}
+
+
 def resolve_rho(kind: str, is_2d: bool) -> str:
     """``auto`` becomes ``half_derivative`` for a 2D line and ``derivative`` for 3D."""
     if kind == "auto":
@@ -34,15 +43,22 @@ def rho_filter(amplitudes: np.ndarray, kind: str) -> np.ndarray:
     ----------
     amplitudes : ndarray, shape (n_traces, n_samples)
     kind : str
-        ``none``, ``half_derivative`` or ``derivative``.
+        ``none``, ``half_derivative`` or ``derivative``, or a filter of the true-amplitude weights
+        (:data:`TRUE_AMPLITUDE_RESPONSES`: ``anticausal_derivative`` ``(-i omega dt)``,
+        ``anticausal_half_derivative`` ``(-i omega dt)^(1/2)``, ``ramp`` ``|omega dt|``).
     """
-    p = RHO_EXPONENT[kind]
+    p = RHO_EXPONENT.get(kind, 1.0)
+    if kind not in RHO_EXPONENT and kind not in TRUE_AMPLITUDE_RESPONSES:
+        raise ValueError(f"unknown rho filter {kind!r}; valid: {', '.join([*RHO_EXPONENT, *TRUE_AMPLITUDE_RESPONSES])}")
     if p == 0.0 or amplitudes.shape[0] == 0:
         return np.asarray(amplitudes, dtype=np.float32)
     ns = amplitudes.shape[1]
     nfft = 1 << int(np.ceil(np.log2(2 * ns)))
     omega = 2.0 * np.pi * np.fft.rfftfreq(nfft)
-    response = ((1j * omega) ** p).astype(np.complex64)
+    if kind in TRUE_AMPLITUDE_RESPONSES:
+        response = TRUE_AMPLITUDE_RESPONSES[kind](omega).astype(np.complex64)
+    else:
+        response = ((1j * omega) ** p).astype(np.complex64)
     out = np.empty(amplitudes.shape, np.float32)
     for start in range(0, amplitudes.shape[0], RHO_CHUNK_TRACES):  # bounds the spectrum's memory
         block = np.asarray(amplitudes[start:start + RHO_CHUNK_TRACES], dtype=np.float32)

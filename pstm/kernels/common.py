@@ -22,6 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 
+#: Weight modes (``migration.weights``).
+WEIGHTS = ("standard", "true_amplitude")
+
+#: Geometry forms of the true-amplitude weights (``migration.weight_geometry`` without ``auto``).
+WEIGHT_GEOMETRIES = ("3d", "2.5d", "2d")
+
+
 class KernelUnavailable(RuntimeError):
     """The chosen kernel cannot run here (a missing module, device or instruction set)."""
 
@@ -160,6 +167,20 @@ class KernelParams:
         Largest opening angle between the source and receiver rays at the image point.
     stretch_mute : float or None
         Largest wavelet stretch ``1 / (dt/dt0) - 1`` admitted per contribution.
+    weights : str
+        ``standard`` (the spreading and obliquity switches below) or ``true_amplitude`` (the weights of
+        :func:`true_amplitude_weight`, see :mod:`pstm.kernels.reference`).
+    weight_geometry : str
+        Form of the true-amplitude weights: ``3d`` (point sources, areal midpoints), ``2.5d`` (point-source
+        data along a line) or ``2d`` (line-source data); ``auto`` until :func:`resolve_weights` picks one by the
+        grid.  Ignored by ``standard``.
+    midpoint_cell : float
+        Midpoint area per trace of one offset (m^2, ``3d``) or midpoint length per trace (m, ``2.5d`` and ``2d``):
+        the grid's bin, the element of the Kirchhoff integral the sum over traces approximates.
+    angle_classes_deg : tuple of float or None
+        Reflection-angle class edges (degrees, increasing, 0 .. 90): each contribution also goes to the class of
+        its angle (half the opening angle between source and receiver rays) in the angle gathers (see
+        :mod:`pstm.kernels.reference`).
     """
 
     max_dip_deg: float = 45.0
@@ -182,6 +203,27 @@ class KernelParams:
     aperture_table: tuple | None = None
     max_opening_angle_deg: float | None = None
     stretch_mute: float | None = None
+    weights: str = "standard"
+    weight_geometry: str = "auto"
+    midpoint_cell: float = 1.0
+    angle_classes_deg: tuple | None = None
+
+    def __post_init__(self):
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"unknown weights {self.weights!r}; valid: {', '.join(WEIGHTS)}")
+        if self.weight_geometry not in ("auto",) + WEIGHT_GEOMETRIES:
+            raise ValueError(f"unknown weight geometry {self.weight_geometry!r}; valid: auto, "
+                             f"{', '.join(WEIGHT_GEOMETRIES)}")
+        if self.weights == "true_amplitude" and not (self.spreading and self.obliquity):
+            raise ValueError("weights true_amplitude replace the spreading and obliquity weights; leave "
+                             "spreading and obliquity true (their default) or choose weights: standard")
+        if not self.midpoint_cell > 0:
+            raise ValueError(f"midpoint_cell {self.midpoint_cell} must be > 0 (m^2 in 3D, m along a line)")
+        if self.angle_classes_deg is not None:
+            edges = list(self.angle_classes_deg)
+            if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 90:
+                raise ValueError(f"angle classes {edges} must be at least two strictly increasing edges of the "
+                                 "reflection angle in 0 .. 90 degrees")
 
     def extended_features(self, pillars: "PillarSet | None" = None) -> list[str]:
         """Options beyond linear interpolation and the plain dip aperture that are switched on."""
@@ -198,6 +240,10 @@ class KernelParams:
             used.append("stretch_mute")
         if pillars is not None and pillars.eta is not None and np.any(pillars.eta != 0):
             used.append("eta")
+        if self.weights != "standard":
+            used.append(f"weights={self.weights}")
+        if self.angle_classes_deg is not None:
+            used.append("angle_classes_deg")
         return used
 
     @classmethod
@@ -230,6 +276,9 @@ class KernelParams:
             aperture_table=migration.aperture_table,
             max_opening_angle_deg=migration.max_opening_angle_deg,
             stretch_mute=migration.stretch_mute,
+            weights=migration.weights,
+            weight_geometry=migration.weight_geometry,
+            angle_classes_deg=migration.angle_classes_deg,
         )
 
 
@@ -324,3 +373,61 @@ def taper_and_weight_coefficients(vrms: np.ndarray, twt_s: np.ndarray, aperture:
         wcoef = wcoef * twt_s
         power += 1
     return taper_q, taper_c, wcoef, power
+
+
+def resolve_weights(params: KernelParams, is_2d: bool, bin_area_m2: float, line_spacing_m: float) -> KernelParams:
+    """``params`` with the weight geometry and the midpoint cell of a grid.
+
+    ``auto`` becomes ``2.5d`` on a 2D line (one inline or one crossline, as for the rho filter) and ``3d``
+    else; the midpoint cell is ``bin_area_m2`` (the inline times crossline spacing, m^2) for ``3d`` and
+    ``line_spacing_m`` (the pillar spacing along the line, m) for ``2.5d`` and ``2d``.
+    """
+    import dataclasses
+
+    geometry = params.weight_geometry
+    if geometry == "auto":
+        geometry = "2.5d" if is_2d else "3d"
+    cell = bin_area_m2 if geometry == "3d" else line_spacing_m
+    return dataclasses.replace(params, weight_geometry=geometry, midpoint_cell=float(cell))
+
+
+#: Rho filter the true-amplitude weights of each geometry are derived for (see :mod:`pstm.preprocess`).
+TRUE_AMPLITUDE_RHO = {"3d": "anticausal_derivative", "2.5d": "anticausal_half_derivative", "2d": "ramp"}
+
+
+def true_amplitude_constants(params: KernelParams, dt_s: float) -> tuple[float, int]:
+    """The constant ``c`` and form ``k`` of the true-amplitude weight (see :func:`true_amplitude_weight`).
+
+    ``k = 1``: ``W = c t0 / (vrms t)`` (``3d``: ``c = 8 A / dt``; ``2d``: ``c = 4 dx / dt``);
+    ``k = 2``: ``W = c t0 / sqrt(t)`` (``2.5d``: ``c = 4 sqrt(2 pi) dx / sqrt(dt)``), with ``A`` or ``dx`` the
+    midpoint cell (m^2 or m) and ``dt`` the input sample interval (s; the rho filter is per sample).
+    """
+    geometry = params.weight_geometry
+    cell = params.midpoint_cell
+    if geometry == "3d":
+        return 8.0 * cell / dt_s, 1
+    if geometry == "2d":
+        return 4.0 * cell / dt_s, 1
+    if geometry == "2.5d":
+        return 4.0 * np.sqrt(2.0 * np.pi) * cell / np.sqrt(dt_s), 2
+    raise ValueError(f"true-amplitude weights need a resolved weight geometry (3d, 2.5d or 2d), not {geometry!r}; "
+                     "resolve it with pstm.kernels.common.resolve_weights")
+
+
+def true_amplitude_weight(t0: np.ndarray, t: np.ndarray, vrms: np.ndarray, params: KernelParams,
+                          dt_s: float) -> np.ndarray:
+    """The true-amplitude weight of each contribution (see :mod:`pstm.kernels.reference` for its derivation).
+
+    Parameters
+    ----------
+    t0, t, vrms : ndarray, broadcast together
+        Output two-way time (s), the contribution's two-way time (s) and the RMS velocity (m/s).
+    params : KernelParams
+        With a resolved ``weight_geometry`` and ``midpoint_cell``.
+    dt_s : float
+        Input sample interval (s).
+    """
+    c, form = true_amplitude_constants(params, dt_s)
+    if form == 1:
+        return c * t0 / (vrms * t)
+    return c * t0 / np.sqrt(t)

@@ -9,8 +9,69 @@ with source S and receiver R, the trace amplitude at the two-way time
 
 (the straight-ray double square root; the last term is the VTI non-hyperbolic
 moveout of Alkhalifah and Tsvankin, zero when eta = 0), weighted by a cosine
-taper on the midpoint distance inside the time-variant aperture, the
-spreading 1 / (vrms * t) and the obliquity t0 / t.
+taper on the midpoint distance inside the time-variant aperture and by the
+weights ``params.weights`` names:
+
+* ``standard``: the spreading 1 / (vrms * t) and the obliquity t0 / t (each
+  switched by ``spreading`` and ``obliquity``);
+* ``true_amplitude``: the straight-ray true-amplitude weight ``W`` below, in
+  place of both (``spreading`` and ``obliquity`` must stay true).
+
+True-amplitude weights
+----------------------
+The sum over the traces of one offset approximates the Kirchhoff integral
+over midpoints, ``sum_traces ~ (1 / A) integral d^2 m`` with ``A`` the midpoint
+area per trace (``midpoint_cell``; along a line the length ``dx`` per trace).
+For a reflector of reflection coefficient R in a medium of velocity v the
+data of a point source are the image source's direct wave
+``R w(t - T) / (4 pi v T)`` (T the reflection time) and of a line source
+``R (w * g2)(t - T)`` with ``g2(t) = H(t) / (2 pi sqrt(t (t + 2 T)))``.  The
+migration integral is evaluated by stationary phase at the specular
+midpoint, where ``tau - T`` (tau the double-square-root time) has its
+minimum, with Hessian ``H = d^2 tau / dm^2``: for a horizontal reflector at
+pseudo-depth ``z = v t0 / 2`` with straight rays of length
+``r = v t / 2`` to source and receiver, ``det H = 4 z^2 / (v^2 r^4)`` (3D,
+areal midpoints) and ``H = 2 z^2 / (v r^3)`` along a line (offset in line).
+This is the common-offset stationary-phase construction of Bleistein (1987,
+Geophysics 52(7), 931-942, eq. 18-21) and Schleicher, Tygel & Hubral (1993,
+Geophysics 58(8), 1112-1126, eq. 17 and 31: weight ``= |h_B| / (A_s A_r)``),
+written for time migration as in Zhang, Gray & Young (2000, "Exact and
+approximate weights for Kirchhoff migration", SEG Expanded Abstracts,
+1036-1039) and, for 2.5D, Dellinger, Gray, Murphy & Etgen (2000, Geophysics
+65(3), 943-950).  Requiring the image peak to be ``R w_peak`` gives, with the
+input sample interval ``dt`` (the rho filter is per sample) and ``vrms`` for v:
+
+* ``3d``   (point sources, areal aperture, rho filter ``(-i omega dt)``):
+  ``W = 8 A t0 / (dt vrms t)``;
+* ``2.5d`` (point-source data along a line, rho ``(-i omega dt)^(1/2)``):
+  ``W = 4 sqrt(2 pi) dx t0 / sqrt(dt t)``;
+* ``2d``   (line-source data, rho ``|omega dt|``):
+  ``W = 4 dx t0 / (dt vrms t)``.
+
+The rho filters are the ones whose phase cancels the Kirchhoff sum's: at a
+minimum of ``tau - T`` the sum over an area acts as the anti-causal integral
+(symbol ``(-i omega)^-1``), over a line as the anti-causal half integral
+(``(-i omega)^(-1/2)``), and a line source adds the causal half integral
+``(i omega)^(-1/2)``; the standard weights' filters ``(i omega dt)^p`` leave a
+sign (3D) or a 90-degree rotation (2D) instead.  With these filters the image
+of a common-offset section of one trace per midpoint cell peaks at exactly R
+times the wavelet's peak (stationary-phase accuracy): the imaged amplitude
+over R is 1 in every geometry.  A stack over offsets sums one R per offset.
+Against the standard weights the 3D and 2D weights differ by the factor
+``t`` (the standard weights dim deep events as ``1 / t``).
+
+Angle gathers
+-------------
+With ``angle_classes_deg`` (edges of the reflection angle ``theta``, degrees,
+class c holding ``edge c <= theta < edge c+1``) every contribution is also
+added to the class of its angle ``theta``, half the opening angle between the
+source and receiver rays (straight rays to ``z = vrms t0 / 2``, as for
+``max_opening_angle_deg``), into
+``angle_image`` of shape (n_classes, n_pillars, n_times); ``angle_fold``
+counts the contributions of the traces whose midpoint lies in the pillar's own
+cell (within ``sqrt(A / pi)`` in 3D, ``dx / 2`` on a line): one per offset at
+that CMP whose opening angle falls in the class.  ``angle_image / angle_fold``
+is then R averaged over the offsets of the class (true-amplitude weights).
 
 A contribution counts when the midpoint distance is within the aperture,
 ``t > 0`` and ``t_first - dt < t < t_first + n_samples * dt`` (the trace is
@@ -32,11 +93,11 @@ from __future__ import annotations
 import numpy as np
 
 from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_radius, cosine_taper, padded_trace_limits,
-                                 pillar_ranges)
+                                 pillar_ranges, true_amplitude_weight)
 from pstm.kernels.interpolation import TAPS, interpolate, pad_for_interpolation, triangle_integral, triangle_read
 
 #: Bumped whenever the numerical behaviour changes (reruns tiles).
-KERNEL_VERSION = "reference-2"
+KERNEL_VERSION = "reference-3"
 
 #: Traces processed together for one pillar (bounds memory).
 TRACE_CHUNK = 2048
@@ -62,8 +123,35 @@ def leg_time(t0: np.ndarray, distance_sq: np.ndarray, vrms: np.ndarray, eta: np.
     return np.sqrt(t2)
 
 
+def opening_angle_cos(sdx, sdy, rdx, rdy, ds2, dr2, z2):
+    """Cosine of the opening angle between the straight rays from the image point at pseudo-depth ``sqrt(z2)``
+    below the pillar to the source and to the receiver (horizontal offsets ``sdx, sdy`` and ``rdx, rdy`` from the
+    pillar, their squares summed ``ds2``, ``dr2``; all in m or m^2, broadcast together)."""
+    return (sdx * rdx + sdy * rdy + z2) / np.sqrt((ds2 + z2) * (dr2 + z2))
+
+
+def angle_cell_radius(params: KernelParams) -> float:
+    """Midpoint distance (m) within which a trace belongs to the pillar's own cell (for ``angle_fold``)."""
+    if params.weight_geometry == "3d":
+        return float(np.sqrt(params.midpoint_cell / np.pi))
+    return 0.5 * params.midpoint_cell
+
+
+def check_angle_outputs(params: KernelParams, pillars: PillarSet, angle_image, angle_fold) -> None:
+    """Angle gathers asked for (``angle_classes_deg``) need both outputs of shape (n_classes, n_pillars, n_times)."""
+    if params.angle_classes_deg is None:
+        return
+    shape = (len(params.angle_classes_deg) - 1, pillars.n_pillars, pillars.n_times)
+    for name, a in (("angle_image", angle_image), ("angle_fold", angle_fold)):
+        if a is None or a.shape != shape:
+            raise ValueError(f"angle_classes_deg needs {name} of shape {shape}, "
+                             f"got {None if a is None else a.shape}")
+    if params.weight_geometry == "auto":
+        raise ValueError("angle gathers need a resolved weight geometry for their cell (resolve_weights)")
+
+
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
-            progress=None) -> int:
+            progress=None, angle_image: np.ndarray | None = None, angle_fold: np.ndarray | None = None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` and count ``fold``.
 
     Parameters
@@ -79,6 +167,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         Number of contributions per output sample, accumulated in place.
     progress : pstm.progress.PillarProgress, optional
         Told after each range of pillars (see :func:`pstm.kernels.common.pillar_ranges`).
+    angle_image, angle_fold : ndarray, shape (n_angle_classes, n_pillars, n_times), optional
+        With ``params.angle_classes_deg``: the angle gathers and their cell fold, accumulated in place.
 
     Returns
     -------
@@ -93,8 +183,15 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     if params.fast_sqrt:
         raise ValueError("reference kernel: optimization.fast_sqrt is not offered by the reference kernel "
                          "(it is the exact specification); use kernel numba or set fast_sqrt: false")
+    check_angle_outputs(params, pillars, angle_image, angle_fold)
     t_lo, t_hi = padded_trace_limits(traces)
     dt = traces.dt_s
+    if params.weights == "true_amplitude":
+        true_amplitude_weight(1.0, 1.0, 1.0, params, dt)  # refuses an unresolved geometry before any work
+    angles = params.angle_classes_deg is not None
+    if angles:
+        cos_edges = np.cos(2.0 * np.radians(np.asarray(params.angle_classes_deg, dtype=np.float64)))
+        cell_radius = angle_cell_radius(params)
     if params.antialias == "triangle":
         aa_pad = int(np.ceil(params.antialias_max_half_length)) + 3
         integral = triangle_integral(traces.amplitudes, aa_pad)
@@ -148,11 +245,26 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
                 else:
                     amp = interpolate(padded, tr + start, fractional, params.interpolation)
                 weight = cosine_taper(distance[tr, 0], aperture[0, it], params.taper_fraction)
-                if params.spreading:
-                    weight = weight / (pillars.vrms[p, it] * tt)
-                if params.obliquity:
-                    weight = weight * pillars.twt_s[it] / tt
+                if params.weights == "true_amplitude":
+                    weight = weight * true_amplitude_weight(pillars.twt_s[it], tt, pillars.vrms[p, it], params, dt)
+                else:
+                    if params.spreading:
+                        weight = weight / (pillars.vrms[p, it] * tt)
+                    if params.obliquity:
+                        weight = weight * pillars.twt_s[it] / tt
                 image[p] += np.bincount(it, weights=amp * weight, minlength=pillars.n_times)
+                if angles:
+                    z2 = (pillars.vrms[p, it] * pillars.twt_s[it] / 2.0) ** 2
+                    cos_open = opening_angle_cos(sdx[tr], sdy[tr], rdx[tr], rdy[tr], ds2[tr, 0], dr2[tr, 0], z2)
+                    # class c holds theta in [edge c, edge c+1): cos(2 theta) in (cos 2 edge c+1, cos 2 edge c]
+                    cls = np.searchsorted(-cos_edges, -cos_open, side="right") - 1
+                    keep = (cls >= 0) & (cls < cos_edges.size - 1)
+                    in_cell = keep & (distance[tr, 0] <= cell_radius)
+                    n_cells = (cos_edges.size - 1) * pillars.n_times
+                    flat = cls * pillars.n_times + it
+                    angle_image[:, p] += np.bincount(flat[keep], weights=(amp * weight)[keep],
+                                                     minlength=n_cells).reshape(-1, pillars.n_times)
+                    angle_fold[:, p] += np.bincount(flat[in_cell], minlength=n_cells).reshape(-1, pillars.n_times)
                 fold[p] += np.bincount(it, minlength=pillars.n_times)
                 total += tr.size
         if progress is not None:
