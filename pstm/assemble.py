@@ -14,6 +14,15 @@ from pstm.io.netcdf import read_dataset, write_dataset
 from pstm.io.segy import write_poststack
 
 
+#: Gathers by class dimension: the gather and its fold.
+CLASS_VARIABLES = {"offset": ("gather", "gather_fold"), "angle": ("angle_gather", "angle_fold")}
+CLASS_LONG_NAMES = {
+    "offset": ("migrated offset gathers", "number of contributing traces per offset class"),
+    "angle": ("migrated reflection-angle gathers, amplitude per trace of the CMP bin",
+              "traces of the CMP bin per reflection-angle class"),
+}
+
+
 def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
     """Place every tile's image and fold into the full grid.
 
@@ -21,13 +30,15 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
     -------
     xr.Dataset
         ``data`` (the migrated stack, segysak's name) and ``fold`` on (``iline``, ``xline``, ``twt``),
-        with offset classes ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``);
+        with offset classes ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``), with
+        angle classes ``angle_gather`` and ``angle_fold`` on (``angle``, ``iline``, ``xline``, ``twt``);
         coordinates ``cdp_x``, ``cdp_y`` (m) on (``iline``, ``xline``) and ``twt`` (ms).
     """
-    image = fold = twt = gather = gather_fold = None
+    image = fold = twt = None
+    classes = {}  # name -> array, for the offset and angle gathers and their folds
     attrs = {}
     long_name = "migrated stack"
-    offset_coords = {}
+    class_coords = {}
     paths = set()
     seen = np.zeros((grid.n_inlines, grid.n_crosslines), bool)
     for ds in tiles:
@@ -38,11 +49,12 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
             long_name = ds["image"].attrs.get("long_name", "migrated amplitude").replace("migrated amplitude",
                                                                                         "migrated stack")
             attrs = {k: v for k, v in ds.attrs.items()
-                     if k.startswith(("pstm_", "grid_", "kernel_version", "rho_filter", "normalization"))}
-            if "gather" in ds:
-                gather = np.zeros((ds.sizes["offset"],) + image.shape, np.float32)
-                gather_fold = np.zeros_like(gather)
-                offset_coords = {name: ds[name] for name in ("offset", "offset_min", "offset_max")}
+                     if k.startswith(("pstm_", "grid_", "kernel_version", "rho_filter", "normalization", "weight"))}
+            for dim, names in CLASS_VARIABLES.items():
+                if names[0] in ds:
+                    for name in names:
+                        classes[name] = np.zeros((ds.sizes[dim],) + image.shape, np.float32)
+                    class_coords.update({c: ds[c] for c in (dim, f"{dim}_min", f"{dim}_max")})
         elif ds["twt"].size != twt.size or not np.allclose(ds["twt"].values, twt):
             raise ValueError(f"tile {ds.attrs.get('tile_id')}: time axis differs from the first tile's; rerun all tiles")
         paths.add(str(ds.attrs.get("kernel_path", "")))
@@ -50,9 +62,8 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
         ni, nj = ds.sizes["iline"], ds.sizes["xline"]
         image[i0:i0 + ni, j0:j0 + nj] = ds["image"].values
         fold[i0:i0 + ni, j0:j0 + nj] = ds["fold"].values
-        if gather is not None:
-            gather[:, i0:i0 + ni, j0:j0 + nj] = ds["gather"].values
-            gather_fold[:, i0:i0 + ni, j0:j0 + nj] = ds["gather_fold"].values
+        for name, values in classes.items():
+            values[:, i0:i0 + ni, j0:j0 + nj] = ds[name].values
         seen[i0:i0 + ni, j0:j0 + nj] = True
     if image is None:
         raise ValueError("assemble: no tiles given")
@@ -65,13 +76,13 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
         "data": (("iline", "xline", "twt"), image, {"long_name": long_name}),
         "fold": (("iline", "xline", "twt"), fold, {"long_name": "number of contributing traces", "units": "1"}),
     }
-    if gather is not None:
-        data["gather"] = (("offset", "iline", "xline", "twt"), gather, {"long_name": "migrated offset gathers"})
-        data["gather_fold"] = (("offset", "iline", "xline", "twt"), gather_fold,
-                               {"long_name": "number of contributing traces per offset class"})
+    for dim, names in CLASS_VARIABLES.items():
+        for name, long in zip(names, CLASS_LONG_NAMES[dim]):
+            if name in classes:
+                data[name] = ((dim, "iline", "xline", "twt"), classes[name], {"long_name": long})
     return xr.Dataset(
         data,
-        coords={**offset_coords,
+        coords={**class_coords,
             "iline": ("iline", grid.inlines, {"long_name": "inline number"}),
             "xline": ("xline", grid.crosslines, {"long_name": "crossline number"}),
             "twt": ("twt", twt, {"units": "ms", "long_name": "two-way time", "positive": "down", "axis": "Z"}),
@@ -86,8 +97,17 @@ def assemble_image(grid: OutputGrid, tiles: Iterable[xr.Dataset]) -> xr.Dataset:
 COORDINATE_SCALAR = -100
 
 
-def amplitude_units(settings: dict | None) -> str:
-    """Units of the migrated amplitude: the input's, times 1/m when the spreading weight 1/(vrms t) is on."""
+def amplitude_units(settings: dict | None, grid: OutputGrid | None = None) -> str:
+    """Units of the migrated amplitude: the input's, times 1/m when the spreading weight 1/(vrms t) is on.
+
+    With true-amplitude weights the image is R times the source wavelet: point-source data (``3d``,
+    ``2.5d``, spreading ``1 / (4 pi r)``) give the input's units times m, line-source data (``2d``) the input's.
+    """
+    if settings is not None and settings["migration"].get("weights") == "true_amplitude":
+        geometry = settings["migration"].get("weight_geometry", "auto")
+        if geometry == "auto" and grid is not None:
+            geometry = "2.5d" if grid.n_inlines == 1 or grid.n_crosslines == 1 else "3d"
+        return "input amplitude units" if geometry == "2d" else "input amplitude units x m"
     spreading = True if settings is None else bool(settings["migration"]["spreading"])
     return "input amplitude units / m" if spreading else "input amplitude units"
 
@@ -99,7 +119,8 @@ def assemble_files(grid: OutputGrid, tile_paths: Iterable[str | Path], image_nc:
     """Read tile files, assemble them, and write the NetCDF and SEG-Y images (atomically).
 
     With offset gathers in the tiles, ``gathers_nc`` and ``gathers_sgy`` receive them
-    (the stack file keeps the stack only).  The NetCDF files follow segysak's seisnc convention
+    (the stack file keeps the stack and, with angle classes, the angle gathers ``angle_gather`` and
+    ``angle_fold`` on dimension ``angle``).  The NetCDF files follow segysak's seisnc convention
     (variable ``data``, :func:`pstm.io.provenance.seisnc_attributes`); every output carries the
     effective ``settings`` (normalized, every section) and the pstm version, the SEG-Y files in their
     textual and extended textual headers.  ``index_attrs``: the index's attributes (input file,
@@ -111,10 +132,11 @@ def assemble_files(grid: OutputGrid, tile_paths: Iterable[str | Path], image_nc:
         raise ValueError("assemble: offset gathers are " + ("present in the tiles but no gather output was named"
                          if has_gathers else "asked for but the tiles have none; rerun the migrate_tile jobs"))
     index_attrs = index_attrs or {}
-    units = amplitude_units(settings)
+    units = amplitude_units(settings, grid)
     ds["data"].attrs["units"] = units
-    if has_gathers:
-        ds["gather"].attrs["units"] = units
+    for name in ("gather", "angle_gather"):
+        if name in ds:
+            ds[name].attrs["units"] = units
     if cmp_fold is not None:
         ds["cmp_fold"] = (("iline", "xline"), np.asarray(cmp_fold, np.int32),
                           {"long_name": "CMP fold: traces whose midpoint falls in the bin", "units": "1"})

@@ -168,6 +168,7 @@ def _check_cross_fields(data: dict, source: str) -> None:
     if edges is not None and (len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:]))):
         raise ConfigError(f"{source}: migration.offset_classes_m {edges} must hold at least two strictly "
                           "increasing edges (m), e.g. [0, 500, 1000, 1500]")
+    _check_weights(mig, source)
     table = mig["aperture_table"]
     if table is not None:
         times = [row[0] for row in table]
@@ -384,6 +385,25 @@ def check_input_files(config: dict, source: str = "config") -> None:
             raise ConfigError(f"{source}: {key}: {value}{rel} {state}; give the path of {what}")
 
 
+def _check_weights(mig: dict, source: str) -> None:
+    """Refuse true-amplitude weights with options they contradict, and malformed angle classes."""
+    edges = mig["angle_classes_deg"]
+    if edges is not None and (len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:]))):
+        raise ConfigError(f"{source}: migration.angle_classes_deg {edges} must hold at least two strictly "
+                          "increasing reflection-angle edges (degrees, 0 to 90), e.g. [0, 10, 20, 30, 40]")
+    if mig["weights"] != "true_amplitude":
+        return
+    off = [k for k in ("spreading", "obliquity") if not mig[k]]
+    if off:
+        raise ConfigError(f"{source}: migration.weights: true_amplitude replaces the spreading and obliquity "
+                          f"weights, so migration.{' and migration.'.join(off)} false contradicts it; remove "
+                          f"{' and '.join(off)} (default true) or set weights: standard")
+    if mig["rho_filter"] != "auto":
+        raise ConfigError(f"{source}: migration.weights: true_amplitude applies the rho filter its weights are "
+                          f"derived for (see docs/amplitudes.md), so migration.rho_filter {mig['rho_filter']!r} "
+                          "contradicts it; set rho_filter: auto or weights: standard")
+
+
 def _extended_options(data: dict) -> list[str]:
     """Extended imaging options a configuration switches on (see KernelParams.extended_features)."""
     mig = data["migration"]
@@ -396,6 +416,10 @@ def _extended_options(data: dict) -> list[str]:
             used.append(key)
     if data["anisotropy"]["kind"] != "none":
         used.append("eta")
+    if mig["weights"] != "standard":
+        used.append(f"weights={mig['weights']}")
+    if mig["angle_classes_deg"] is not None:
+        used.append("angle_classes_deg")
     return used
 
 
@@ -425,6 +449,9 @@ class MigrationSettings:
     taper_fraction: float = 0.1
     spreading: bool = True
     obliquity: bool = True
+    weights: str = "standard"
+    weight_geometry: str = "auto"
+    angle_classes_deg: tuple | None = None
     threads: int | None = None
 
     def science_dict(self) -> dict:

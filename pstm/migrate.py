@@ -11,7 +11,7 @@ import xarray as xr
 from pstm.config import settings_hash
 from pstm.index import grid_of, twt_of
 from pstm.io.netcdf import provenance
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather
+from pstm.kernels.common import TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather, resolve_weights
 from pstm.kernels.registry import get_kernel, kernel_path, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
 from pstm.progress import FALLBACK_MIN_RANGE_S, PillarProgress
@@ -54,13 +54,35 @@ def tile_inputs(tile_traces: xr.Dataset, settings) -> tuple[TraceGather, PillarS
     grid = grid_of(tile_traces)
     cx, cy = grid.tile_centre(tile_of(tile_traces))
     pillars = tile_pillars(tile_traces, vrms_model(settings.velocity), eta_model(settings.anisotropy))
-    rho = rho_kind_of(grid, settings.migration.rho_filter)
+    rho = rho_kind_of(grid, settings.migration.rho_filter, settings.migration.weights,
+                      settings.migration.weight_geometry)
     return trace_gather_of(tile_traces, rho_filter(read_tile_amplitudes(tile_traces), rho), cx, cy), pillars
 
 
-def rho_kind_of(grid, rho: str) -> str:
-    """The rho filter a tile of ``grid`` gets for the setting ``rho`` (``auto``: by 2D or 3D)."""
-    return resolve_rho(rho, is_2d=grid.n_crosslines == 1 or grid.n_inlines == 1)
+def is_2d_grid(grid) -> bool:
+    """A 2D line: one inline or one crossline."""
+    return grid.n_crosslines == 1 or grid.n_inlines == 1
+
+
+def weights_for_grid(params: KernelParams, grid) -> KernelParams:
+    """``params`` with the weight geometry (``auto``: by 2D or 3D) and the midpoint cell of ``grid``
+    (:func:`pstm.kernels.common.resolve_weights`: the bin area, or the pillar spacing along a 2D line)."""
+    line_spacing = grid.inline_spacing if grid.n_crosslines == 1 else grid.crossline_spacing
+    return resolve_weights(params, is_2d_grid(grid), grid.inline_spacing * grid.crossline_spacing, line_spacing)
+
+
+def rho_kind_of(grid, rho: str, weights: str = "standard", weight_geometry: str = "auto") -> str:
+    """The rho filter a tile of ``grid`` gets for the setting ``rho`` (``auto``: by 2D or 3D).
+
+    With ``weights="true_amplitude"`` (``rho`` must be ``auto``) it is the filter those weights are derived
+    for, by the weight geometry (:data:`pstm.kernels.common.TRUE_AMPLITUDE_RHO`).
+    """
+    if weights == "true_amplitude":
+        if rho != "auto":
+            raise ValueError(f"weights true_amplitude apply their own rho filter; rho_filter must be auto, not {rho!r}")
+        geometry = weights_for_grid(KernelParams(weight_geometry=weight_geometry), grid).weight_geometry
+        return TRUE_AMPLITUDE_RHO[geometry]
+    return resolve_rho(rho, is_2d=is_2d_grid(grid))
 
 
 def trace_gather_of(tile_traces: xr.Dataset, amplitudes: np.ndarray, cx: float, cy: float) -> TraceGather:
@@ -84,22 +106,26 @@ def offset_class_index(offset: np.ndarray, edges) -> np.ndarray:
 
 
 def run_kernel(migrate, traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray,
-               fold: np.ndarray, progress: PillarProgress | None = None) -> int:
+               fold: np.ndarray, progress: PillarProgress | None = None, angle_image: np.ndarray | None = None,
+               angle_fold: np.ndarray | None = None) -> int:
     """One kernel call (``migrate`` from :func:`pstm.kernels.registry.get_kernel`) that reports to ``progress``.
 
     A kernel that reports progress itself gets ``progress`` (it runs ranges of pillars after one
     preparation); any other is called once per range of pillars, each range at least
     :data:`pstm.progress.FALLBACK_MIN_RANGE_S` of work and at most a tenth of the pillars (the image is the
     same: each output sample is summed over the traces in the same order whatever pillars a call holds).
-    Returns the contribution count.
+    ``angle_image`` and ``angle_fold`` (n_angle_classes, n_pillars, n_times) take the angle gathers where
+    ``params.angle_classes_deg`` asks for them.  Returns the contribution count.
     """
+    angles = {} if angle_image is None else {"angle_image": angle_image, "angle_fold": angle_fold}
     if progress is None:
-        return migrate(traces, pillars, params, image, fold)
+        return migrate(traces, pillars, params, image, fold, **angles)
     if getattr(migrate, "reports_progress", False):
-        return migrate(traces, pillars, params, image, fold, progress=progress)
+        return migrate(traces, pillars, params, image, fold, progress=progress, **angles)
     total = 0
     for p in progress.ranges(pillars.n_pillars, min_seconds=FALLBACK_MIN_RANGE_S):
-        n = migrate(traces, pillars.rows(p), params, image[p], fold[p])
+        part = {k: v[:, p] for k, v in angles.items()}
+        n = migrate(traces, pillars.rows(p), params, image[p], fold[p], **part)
         progress.advance(p.stop - p.start, n)
         total += n
     return total
@@ -122,8 +148,12 @@ def warm_up(migrate, traces: TraceGather, pillars: PillarSet, params: KernelPara
     nearest = np.sort(np.argsort(distance, kind="stable")[:WARM_UP_TRACES])
     one = pillars.rows(slice(p, p + 1))
     image = np.zeros((1, pillars.n_times), dtype)
+    angles = {}
+    if params.angle_classes_deg is not None:
+        angles["angle_image"] = np.zeros((len(params.angle_classes_deg) - 1, 1, pillars.n_times), dtype)
+        angles["angle_fold"] = np.zeros_like(angles["angle_image"])
     start = time.perf_counter()
-    migrate(traces.take(nearest), one, params, image, np.zeros_like(image))
+    migrate(traces.take(nearest), one, params, image, np.zeros_like(image), **angles)
     return time.perf_counter() - start
 
 
@@ -151,6 +181,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         ``raw`` or ``fold`` (divide by the fold per output sample).
     offset_classes_m : sequence of float, or None
         Offset class edges (m); traces outside them are left out of stack and gathers alike.
+        ``params.angle_classes_deg`` adds angle gathers from the same pass; ``params.weights`` and
+        ``params.weight_geometry`` are resolved for the tile's grid here (:func:`weights_for_grid`).
     progress : bool
         Log the fraction of pillars done, contributions per second and the time to go as the kernel runs
         (:mod:`pstm.progress`); the image is the same either way.
@@ -159,7 +191,9 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     -------
     xr.Dataset
         ``image`` and ``fold`` on (``iline``, ``xline``, ``twt``), with offset classes also
-        ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``); the tile's
+        ``gather`` and ``gather_fold`` on (``offset``, ``iline``, ``xline``, ``twt``), with angle classes
+        ``angle_gather`` (the sum per class divided by ``angle_fold``, the traces of the pillar's own CMP bin in
+        that class) and ``angle_fold`` on (``angle``, ``iline``, ``xline``, ``twt``); the tile's
         kernel time (``kernel_seconds``, without compilation), the warm-up call's time
         (``compile_seconds``: compilation or loading it from numba's cache), contribution count and
         throughput as attributes.
@@ -170,7 +204,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     twt_ms = twt_of(tile_traces)
     pillars = tile_pillars(tile_traces, velocity, eta)
     cx, cy = grid.tile_centre(tile)
-    rho_kind = rho_kind_of(grid, rho)
+    rho_kind = rho_kind_of(grid, rho, params.weights, params.weight_geometry)
+    params = weights_for_grid(params, grid)
     all_traces = trace_gather_of(tile_traces, rho_filter(amplitudes, rho_kind), cx, cy)
     offsets = tile_traces["offset"].values
     if offset_classes_m is not None:
@@ -183,6 +218,11 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     dtype = np.float64 if kernel == "reference" else np.float32
     image = np.zeros((n_classes, pillars.n_pillars, pillars.n_times), dtype)
     fold = np.zeros_like(image)
+    angle_edges = None if params.angle_classes_deg is None else np.asarray(params.angle_classes_deg, np.float64)
+    angle_image = angle_fold = None
+    if angle_edges is not None:
+        angle_image = np.zeros((angle_edges.size - 1, pillars.n_pillars, pillars.n_times), dtype)
+        angle_fold = np.zeros_like(angle_image)
     migrate = get_kernel(kernel)
     compile_seconds = warm_up(migrate, all_traces, pillars, params, dtype)
     log.info("tile %s: kernel %s on %d pillars x %d time samples%s, %d traces; warm-up call (compilation) %.2f s",
@@ -195,7 +235,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     for c in range(n_classes):
         traces = all_traces.take(np.nonzero(class_index == c)[0])
         start = time.perf_counter()
-        contributions += run_kernel(migrate, traces, pillars, params, image[c], fold[c], tracker)
+        contributions += run_kernel(migrate, traces, pillars, params, image[c], fold[c], tracker, angle_image,
+                                    angle_fold)
         wall += time.perf_counter() - start
         paths.append(kernel_path(kernel))
     stack, stack_fold = image.sum(axis=0), fold.sum(axis=0)
@@ -222,6 +263,20 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
                           {"long_name": long + ", per offset class"})
         data["gather_fold"] = (("offset", "iline", "xline", "twt"), fold.reshape((n_classes,) + shape).astype(np.float32),
                                {"long_name": "number of contributing traces per offset class"})
+    if angle_edges is not None:
+        n_angles = angle_edges.size - 1
+        per_trace = np.divide(angle_image, angle_fold, out=np.zeros_like(angle_image), where=angle_fold > 0)
+        coords["angle"] = ("angle", 0.5 * (angle_edges[:-1] + angle_edges[1:]),
+                           {"units": "degrees", "long_name": "reflection angle class centre"})
+        coords["angle_min"] = ("angle", angle_edges[:-1], {"units": "degrees"})
+        coords["angle_max"] = ("angle", angle_edges[1:], {"units": "degrees"})
+        dims = ("angle", "iline", "xline", "twt")
+        data["angle_gather"] = (dims, per_trace.reshape((n_angles,) + shape).astype(np.float32),
+                                {"long_name": "migrated amplitude per trace of the CMP bin, per reflection-angle class "
+                                              "(with true_amplitude weights: the reflection coefficient times the "
+                                              "wavelet peak)"})
+        data["angle_fold"] = (dims, angle_fold.reshape((n_angles,) + shape).astype(np.float32),
+                              {"long_name": "traces of the CMP bin per reflection-angle class"})
     attrs = {k: v for k, v in a.items() if k.startswith(("grid_", "tile_", "twt_"))}
     attrs.update({
         "n_traces": int(offsets.size),
@@ -234,6 +289,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
         "rho_filter": rho_kind,
         "kernel_path": ";".join(sorted(set(paths))),
         "normalization": normalization,
+        "weights": params.weights,
+        "weight_geometry": params.weight_geometry if params.weights == "true_amplitude" else "none",
         **provenance(settings_hash(params, kernel, rho_kind, normalization, offset_classes_m), kernel,
                      kernel_version=kernel_version(kernel)),
     })

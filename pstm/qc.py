@@ -307,6 +307,9 @@ def plot_sections(ds: xr.Dataset, qc: dict, out_dir: str | Path, grid: OutputGri
     paths["fold"] = _plot_folds(ds, grid, cmp_fold, k, out_dir / "fold.png")
     if "gather" in ds:
         paths["gathers"] = _plot_gathers(ds, grid, i_il, j_xl, cut, units, out_dir / "gathers.png")
+    if "angle_gather" in ds:
+        paths["angle_gathers"] = _plot_gathers(ds, grid, i_il, j_xl, cut, units, out_dir / "angle_gathers.png",
+                                               "angle")
     return {"paths": paths, "sections": cut}
 
 
@@ -345,12 +348,14 @@ def _plot_folds(ds: xr.Dataset, grid: OutputGrid, cmp_fold: np.ndarray | None, k
 GATHER_PANELS = 5
 
 
-def _plot_gathers(ds: xr.Dataset, grid: OutputGrid, i: int, j: int, cut: dict, units: str, path: Path) -> Path:
-    """Offset gathers (offset x time) at pillars along the inline through the event: flat events mean the
-    velocity is right."""
+def _plot_gathers(ds: xr.Dataset, grid: OutputGrid, i: int, j: int, cut: dict, units: str, path: Path,
+                  by: str = "offset") -> Path:
+    """Offset gathers (``by="offset"``, offset x time) or reflection-angle gathers (``by="angle"``) at pillars
+    along the inline through the event: flat events mean the velocity is right; along an event of an angle
+    gather with true-amplitude weights, the amplitude is R(angle)."""
     plt = _pyplot()
-    gather = ds["gather"].values  # (offset, iline, xline, twt)
-    twt, offsets = ds["twt"].values, ds["offset"].values
+    gather = ds["gather" if by == "offset" else "angle_gather"].values  # (class, iline, xline, twt)
+    twt, offsets = ds["twt"].values, ds[by].values
     step = max(1, grid.n_crosslines // (2 * GATHER_PANELS))
     js = sorted({int(np.clip(j + step * d, 0, grid.n_crosslines - 1)) for d in range(-(GATHER_PANELS // 2),
                                                                                       GATHER_PANELS // 2 + 1)})
@@ -362,10 +367,11 @@ def _plot_gathers(ds: xr.Dataset, grid: OutputGrid, i: int, j: int, cut: dict, u
                        interpolation="nearest",
                        extent=[offsets[0] - width / 2, offsets[-1] + width / 2, twt[-1], twt[0]])
         ax.set_title(f"xline {grid.crosslines[jj]}", fontsize=9)
-        ax.set_xlabel("offset (m)", fontsize=8)
+        ax.set_xlabel("offset (m)" if by == "offset" else "reflection angle (degrees)", fontsize=8)
         ax.axhline(cut["time_ms"], color="tab:blue", lw=0.6, ls="--")
     axes[0][0].set_ylabel("two-way time (ms)")
-    fig.suptitle(f"Offset gathers on inline {grid.inlines[i]} (through {cut['why']}): flat events mean the "
+    what = "Offset gathers" if by == "offset" else "Reflection-angle gathers (amplitude per trace of the CMP bin)"
+    fig.suptitle(f"{what} on inline {grid.inlines[i]} (through {cut['why']}): flat events mean the "
                  "velocity is right", fontsize=9)
     _amplitude_colorbar(fig, im, list(axes[0]), clip, units, "amplitude")
     _save(fig, path)

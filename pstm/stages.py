@@ -8,6 +8,7 @@ value reruns exactly the jobs that use it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -279,15 +280,17 @@ def profile(tile_paths: Iterable[str], out_json: str, out_md: str, benchmarks: I
     if traces_paths and measure_pillars > 0:
         from pstm.index import grid_of
         from pstm.kernels.common import KernelParams
-        from pstm.migrate import tile_inputs
+        from pstm.migrate import tile_inputs, weights_for_grid
 
         settings = _settings(migration=migration, velocity=velocity)
         busiest = max(range(len(tile_paths)), key=lambda n: collect([tile_paths[n]])["total"]["contributions"])
         tile_traces = read_dataset(traces_paths[busiest])
         grid = grid_of(tile_traces)
         traces, pillars = tile_inputs(tile_traces, settings)
-        params = KernelParams.from_settings(settings.migration,
-                                            trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing))
+        params = weights_for_grid(dataclasses.replace(  # angle gathers are not timed here
+            KernelParams.from_settings(settings.migration,
+                                       trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing)),
+            angle_classes_deg=None), grid)
         measurements = measure_tile_isolated(traces, pillars, params, n_pillars=measure_pillars)
         measurements["tile"] = tile_traces.attrs["tile_id"]
     result = write_profile(tile_paths, out_json, out_md, list(benchmarks), measurements, out_png, out_html)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -808,8 +809,12 @@ def migrate_trials(index, locations: list[AnalysisLocation], trials: np.ndarray,
     twt_ms = twt_of(index)
     va = settings.velocity_analysis
     m = settings.migration
-    params = KernelParams.from_settings(m, threads=threads, optimization=settings.optimization, mlx=settings.mlx,
-                                        trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing))
+    # The scan measures flatness, not amplitude: standard weights and no angle gathers whatever the
+    # migration's weights (so its speed and its rho filter are the standard ones).
+    params = dataclasses.replace(
+        KernelParams.from_settings(m, threads=threads, optimization=settings.optimization, mlx=settings.mlx,
+                                   trace_spacing_m=max(grid.inline_spacing, grid.crossline_spacing)),
+        weights="standard", angle_classes_deg=None)
     px, py = analysis_pillars(grid, locations, va)
     radius = max_useful_radius(float(trials.max()), float(twt_ms.max()) / 1000.0, params)
     keep = traces_within_reach(index["midpoint_x"].values, index["midpoint_y"].values, px, py, radius)

@@ -61,6 +61,7 @@ import time
 import numpy as np
 
 from pstm.kernels.common import (
+    KernelOptionError,
     KernelParams,
     KernelUnavailable,
     PillarSet,
@@ -151,6 +152,11 @@ def check_options(params: KernelParams) -> None:
         raise ValueError(f"mlx kernel: interpolation {params.interpolation!r} is not implemented (only 'linear')")
     if params.fast_sqrt:
         raise ValueError("mlx kernel: fast_sqrt=True is not implemented (set optimization.fast_sqrt to false)")
+    for option, on in (("weights=true_amplitude", params.weights != "standard"),
+                       ("angle_classes_deg", params.angle_classes_deg is not None)):
+        if on:
+            raise KernelOptionError(f"mlx kernel: {option} is not implemented; the kernels that honour it are "
+                                    "'numba' and 'reference'")
     if not params.mlx_memory_budget_mb > 0:
         raise ValueError(f"mlx kernel: mlx_memory_budget_mb must be positive, got {params.mlx_memory_budget_mb!r}")
 

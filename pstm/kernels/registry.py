@@ -50,7 +50,7 @@ class KernelSpec:
 
 #: Every extended imaging option.
 ALL_FEATURES = frozenset({"interpolation", "antialias", "aperture_table", "max_opening_angle_deg", "stretch_mute",
-                          "eta"})
+                          "eta", "weights", "angle_classes_deg"})
 
 KERNELS: dict[str, KernelSpec] = {
     "reference": KernelSpec("reference", "pstm.kernels.reference", "numpy, float64, readable: the specification",
@@ -116,17 +116,19 @@ def get_kernel(name: str) -> Callable:
         raise KernelUnavailable(f"kernel {name!r} needs a module that is not installed: {exc}") from exc
     inner = module.migrate
 
-    def migrate(traces, pillars, params, image, fold, progress=None):
+    def migrate(traces, pillars, params, image, fold, progress=None, **angle_gathers):
         missing = _unsupported(spec, params.extended_features(pillars))
         if missing:
             raise KernelOptionError(f"kernel {name!r} cannot honour {', '.join(missing)}; switch it off or choose "
                              "kernel 'numba' or 'reference'")
+        # angle_image / angle_fold go only to kernels that honour angle_classes_deg (checked above)
+        angle_gathers = {k: v for k, v in angle_gathers.items() if v is not None}
         if progress is None:
-            return inner(traces, pillars, params, image, fold)
+            return inner(traces, pillars, params, image, fold, **angle_gathers)
         if not spec.reports_progress:
             raise TypeError(f"kernel {name!r} does not report progress itself; call it through "
                             "pstm.migrate.run_kernel, which runs it on ranges of pillars")
-        return inner(traces, pillars, params, image, fold, progress=progress)
+        return inner(traces, pillars, params, image, fold, progress=progress, **angle_gathers)
 
     migrate.__doc__ = inner.__doc__
     migrate.__wrapped__ = inner

@@ -23,6 +23,9 @@ rule assemble:
         ]
         if get_gather_outputs()
         else [],
+        angle_gathers=[report(f"{R}/qc/angle_gathers.png", caption="../report/gathers.rst", category="4. Offset gathers")]
+        if SETTINGS.migration.angle_classes_deg is not None
+        else [],
     params:
         qc=section("qc"),
         qc_dir=f"{R}/qc",

@@ -183,4 +183,6 @@ def get_final_outputs():
         out += [f"{R}/qc/focus.md", f"{R}/qc/focus.json", f"{R}/qc/focus.html"]
     if get_gather_outputs():
         out += [f"{R}/qc/gathers.png"]
+    if SETTINGS.migration.angle_classes_deg is not None:
+        out += [f"{R}/qc/angle_gathers.png"]
     return out + get_gather_outputs()

@@ -71,7 +71,7 @@ def last_path() -> str | None:
 
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
-            progress=None) -> int:
+            progress=None, **angle_gathers) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :mod:`pstm.kernels.reference`).
 
     Parameters
@@ -86,6 +86,9 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         (n_pillars, n_times) arrays, float32 or float64, added to in place.
     progress : pstm.progress.PillarProgress, optional
         Told between ranges of pillars how far the call has come (every path reports).
+    **angle_gathers
+        ``angle_image`` and ``angle_fold``, (n_angle_classes, n_pillars, n_times), with
+        ``params.angle_classes_deg`` (the general path takes them: the option is an extended feature).
 
     Returns
     -------
@@ -95,4 +98,4 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     path = choose_path(params, pillars)
     _last.path = path_label(path)
     module = {"linear": linear, "taps": taps, "general": general}[path]
-    return module.migrate(traces, pillars, params, image, fold, progress=progress)
+    return module.migrate(traces, pillars, params, image, fold, progress=progress, **angle_gathers)

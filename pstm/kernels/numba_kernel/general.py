@@ -3,8 +3,8 @@
 It computes what :mod:`pstm.kernels.reference` specifies, in float64, for the
 options the fast path (:mod:`pstm.kernels.numba_kernel.linear`, linear interpolation,
 dip aperture, isotropic) does not cover: every interpolation, triangle
-anti-aliasing, VTI eta, an aperture table, the opening-angle limit and the
-stretch mute.  Parallel over pillars, deterministic for any thread count.
+anti-aliasing, VTI eta, an aperture table, the opening-angle limit, the
+stretch mute, the true-amplitude weights and the angle gathers.  Parallel over pillars, deterministic for any thread count.
 
 Windowed-sinc and Lanczos tap weights come from a table of
 :data:`WEIGHT_TABLE_STEPS` + 1 positions per tap, read by linear
@@ -20,10 +20,12 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from pstm.kernels.common import KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits, pillar_ranges
+from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits,
+                                 pillar_ranges, true_amplitude_constants)
+from pstm.kernels.reference import angle_cell_radius, check_angle_outputs
 from pstm.kernels.interpolation import CODES, PAD, TAPS, pad_for_interpolation, tap_weights_fast, triangle_integral
 
-KERNEL_VERSION = "numba-general-1"
+KERNEL_VERSION = "numba-general-2"
 
 WEIGHT_TABLE_STEPS = 2048
 
@@ -125,11 +127,12 @@ def first_admitting_sample(cummax, p, dist):
 def _migrate(traces, integral, aa_pad, sx, sy, rx, ry, t_first, dt, t_lo, t_hi,
              px, py, twt, vrms, eta, aperture, cummax, taper_fraction, spreading, obliquity,
              code, n_taps, table, use_aa, aa_spacing, aa_cap, use_angle, cos_max, use_stretch, max_stretch,
-             image, fold):
+             ta_form, ta_const, cos_edges, cell_radius, image, fold, angle_image, angle_fold):
     n_pillars = px.shape[0]
     n_traces = sx.shape[0]
     n_times = twt.shape[0]
     counts = np.zeros(n_pillars, np.int64)
+    n_classes = cos_edges.shape[0] - 1
     for p in prange(n_pillars):
         a_max = cummax[p, n_times - 1]
         n_here = 0
@@ -179,31 +182,59 @@ def _migrate(traces, integral, aa_pad, sx, sy, rx, ry, t_first, dt, t_lo, t_hi,
                     x = (dist - (1.0 - taper_fraction) * ap) / (taper_fraction * ap)
                     x = min(max(x, 0.0), 1.0)
                     w = 0.5 * (1.0 + math.cos(math.pi * x))
-                if spreading:
-                    w /= v * t
-                if obliquity:
-                    w *= t0 / t
+                if ta_form == 1:
+                    w *= ta_const * t0 / (v * t)
+                elif ta_form == 2:
+                    w *= ta_const * t0 / math.sqrt(t)
+                else:
+                    if spreading:
+                        w /= v * t
+                    if obliquity:
+                        w *= t0 / t
                 image[p, i] += amp * w
                 fold[p, i] += 1.0
+                if n_classes > 0:
+                    z2 = v2 * tau2
+                    c = (sdx * rdx + sdy * rdy + z2) / math.sqrt((ds2 + z2) * (dr2 + z2))
+                    k = 0
+                    while k <= n_classes and cos_edges[k] >= c:
+                        k += 1
+                    k -= 1  # cos_edges[k] >= c > cos_edges[k + 1]: the reflection angle in [edge k, edge k+1)
+                    if 0 <= k < n_classes:
+                        angle_image[k, p, i] += amp * w
+                        if dist <= cell_radius:
+                            angle_fold[k, p, i] += 1.0
                 n_here += 1
         counts[p] = n_here
     return counts.sum()
 
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
-            progress=None) -> int:
+            progress=None, angle_image: np.ndarray | None = None, angle_fold: np.ndarray | None = None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` with every option of the reference kernel.
 
     With ``progress`` the compiled loop runs on ranges of pillars after one preparation and reports
-    after each (each pillar's sum is the same as in one call).
+    after each (each pillar's sum is the same as in one call).  ``angle_image`` and ``angle_fold``
+    (n_angle_classes, n_pillars, n_times) take the angle gathers when ``params.angle_classes_deg`` asks for them.
     """
     if params.interpolation not in TAPS:
         raise ValueError(f"numba kernel: unknown interpolation {params.interpolation!r}; valid: {', '.join(TAPS)}")
     if params.fast_sqrt:
         raise ValueError("numba kernel: optimization.fast_sqrt is offered only with linear interpolation and none of "
                          f"{', '.join(params.extended_features(pillars))}; set fast_sqrt: false")
+    check_angle_outputs(params, pillars, angle_image, angle_fold)
     if traces.n_traces == 0 or pillars.n_pillars == 0:
         return 0
+    ta_const, ta_form = (true_amplitude_constants(params, traces.dt_s) if params.weights == "true_amplitude"
+                         else (1.0, 0))
+    if params.angle_classes_deg is not None:
+        cos_edges = np.cos(2.0 * np.radians(np.asarray(params.angle_classes_deg, dtype=np.float64)))
+        cell_radius = angle_cell_radius(params)
+        out_angle = angle_image if angle_image.dtype == np.float64 else np.zeros(angle_image.shape)
+        out_angle_fold = angle_fold if angle_fold.dtype == np.float64 else np.zeros(angle_fold.shape)
+    else:
+        cos_edges, cell_radius = np.zeros(1), 0.0
+        out_angle = out_angle_fold = np.zeros((0, pillars.n_pillars, 1))
     if params.threads:
         numba.set_num_threads(min(int(params.threads), numba.config.NUMBA_NUM_THREADS))
     t_lo, t_hi = padded_trace_limits(traces)
@@ -234,7 +265,8 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
             float(params.taper_fraction), bool(params.spreading), bool(params.obliquity),
             CODES[method], TAPS[method], table, use_aa, float(params.antialias_trace_spacing_m),
             float(params.antialias_max_half_length), params.max_opening_angle_deg is not None, cos_max,
-            params.stretch_mute is not None, float(params.stretch_mute or 0.0), out_img[p], out_fold[p],
+            params.stretch_mute is not None, float(params.stretch_mute or 0.0), int(ta_form), float(ta_const),
+            cos_edges, float(cell_radius), out_img[p], out_fold[p], out_angle[:, p], out_angle_fold[:, p],
         )
         total += n
         if progress is not None:
@@ -243,4 +275,9 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         image += out_img
     if out_fold is not fold:
         fold += out_fold
+    if params.angle_classes_deg is not None:
+        if out_angle is not angle_image:
+            angle_image += out_angle
+        if out_angle_fold is not angle_fold:
+            angle_fold += out_angle_fold
     return int(total)
