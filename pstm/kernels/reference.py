@@ -126,8 +126,10 @@ def leg_time(t0: np.ndarray, distance_sq: np.ndarray, vrms: np.ndarray, eta: np.
 def opening_angle_cos(sdx, sdy, rdx, rdy, ds2, dr2, z2):
     """Cosine of the opening angle between the straight rays from the image point at pseudo-depth ``sqrt(z2)``
     below the pillar to the source and to the receiver (horizontal offsets ``sdx, sdy`` and ``rdx, rdy`` from the
-    pillar, their squares summed ``ds2``, ``dr2``; all in m or m^2, broadcast together)."""
-    return (sdx * rdx + sdy * rdy + z2) / np.sqrt((ds2 + z2) * (dr2 + z2))
+    pillar, their squares summed ``ds2``, ``dr2``; all in m or m^2, broadcast together).  NaN where a ray has
+    no length (t0 = 0 under a source or receiver): no angle, so no class."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (sdx * rdx + sdy * rdy + z2) / np.sqrt((ds2 + z2) * (dr2 + z2))
 
 
 def angle_cell_radius(params: KernelParams) -> float:
