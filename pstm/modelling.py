@@ -128,3 +128,85 @@ def common_offset_lines(offsets_m, midpoint_x_m: np.ndarray, midpoint_y_m: np.nd
 def linear_avo(intercept: float, gradient: float) -> Callable[[np.ndarray], np.ndarray]:
     """R(sin^2 theta) = intercept + gradient sin^2 theta (the two-term Shuey form)."""
     return lambda sin2: intercept + gradient * np.asarray(sin2)
+
+
+#: The amplitude known answers' survey (tests, docs/amplitudes.md): 2000 m/s, 2 ms, 25 Hz, reflectors at
+#: 400, 700, 1000 m; midpoints every 20 m on a square to 600 m (3D) or every 10 m on a line to 1000 m (2D, 2.5D).
+KNOWN_ANSWER = dict(velocity_m_s=2000.0, dt_s=0.002, n_samples=750, peak_hz=25.0, depths_m=(400.0, 700.0, 1000.0),
+                    twt_s=np.arange(0.0, 1.3, 0.002))
+MIDPOINT_SPACING_M = {"3d": 20.0, "2.5d": 10.0, "2d": 10.0}
+SOURCE_OF_GEOMETRY = {"3d": "point", "2.5d": "point", "2d": "line"}
+
+
+def known_answer_midpoints(geometry: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Midpoints (m) of the known-answer survey: a square grid to 600 m (``3d``), a line to 1000 m (else)."""
+    d = MIDPOINT_SPACING_M[geometry]
+    if geometry == "3d":
+        g = np.arange(-600.0, 600.0 + d / 2, d)
+        mx, my = np.meshgrid(g, g, indexing="ij")
+        return mx.ravel(), my.ravel()
+    return np.arange(-1000.0, 1000.0 + d / 2, d), None
+
+
+def image_at_cmp(geometry: str, offset_m: float, reflectivity, weights: str = "true_amplitude",
+                 kernel: str = "reference", angle_classes_deg=None) -> tuple[np.ndarray, dict]:
+    """Migrate one common-offset section of the known-answer survey at the CMP (0, 0).
+
+    Parameters
+    ----------
+    geometry : str
+        ``3d`` (point sources, areal midpoints), ``2.5d`` (point sources on a line) or ``2d`` (line sources).
+    offset_m : float
+    reflectivity : sequence of 3 (float or callable of sin^2 theta)
+        R of each reflector (see :func:`horizontal_reflectors`).
+    weights : str
+        ``true_amplitude`` (with its rho filter) or ``standard`` (with the derivative, 3D, or half-derivative
+        rho filter of the workflow).
+    kernel : str
+    angle_classes_deg : sequence of float, optional
+
+    Returns
+    -------
+    trace : ndarray, shape (n_times,)
+        The image at the CMP on ``KNOWN_ANSWER["twt_s"]``.
+    angles : dict
+        ``angle_image`` and ``angle_fold``, shape (n_classes, 1, n_times), with angle classes; else empty.
+    """
+    from pstm.kernels.common import TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather
+    from pstm.kernels.registry import get_kernel
+    from pstm.preprocess import rho_filter
+
+    k = KNOWN_ANSWER
+    sx, sy, rx, ry, _ = common_offset_lines([offset_m], *known_answer_midpoints(geometry))
+    data = horizontal_reflectors(sx, sy, rx, ry, k["depths_m"], reflectivity, k["velocity_m_s"], k["dt_s"],
+                                 k["n_samples"], k["peak_hz"], source=SOURCE_OF_GEOMETRY[geometry])
+    if weights == "true_amplitude":
+        rho = TRUE_AMPLITUDE_RHO[geometry]
+    else:
+        rho = "derivative" if geometry == "3d" else "half_derivative"
+    traces = TraceGather(rho_filter(data.astype(np.float32), rho), sx, sy, rx, ry, 0.0, k["dt_s"])
+    twt = k["twt_s"]
+    pillars = PillarSet(np.zeros(1), np.zeros(1), twt, np.full((1, twt.size), k["velocity_m_s"]))
+    cell = MIDPOINT_SPACING_M[geometry] ** (2 if geometry == "3d" else 1)
+    params = KernelParams(aperture_max_m=800.0, max_dip_deg=50.0, weights=weights, weight_geometry=geometry,
+                          midpoint_cell=cell, angle_classes_deg=None if angle_classes_deg is None
+                          else tuple(angle_classes_deg))
+    image, fold = np.zeros((1, twt.size)), np.zeros((1, twt.size))
+    angles = {}
+    if angle_classes_deg is not None:
+        angles["angle_image"] = np.zeros((len(angle_classes_deg) - 1, 1, twt.size))
+        angles["angle_fold"] = np.zeros_like(angles["angle_image"])
+    get_kernel(kernel)(traces, pillars, params, image, fold, **angles)
+    return image[0], angles
+
+
+def reflector_peaks(trace: np.ndarray, window_s: float = 0.02) -> np.ndarray:
+    """Largest amplitude of ``trace`` (on ``KNOWN_ANSWER["twt_s"]``) within ``window_s`` of each reflector's t0."""
+    k = KNOWN_ANSWER
+    dt = k["twt_s"][1] - k["twt_s"][0]
+    half = int(round(window_s / dt))
+    out = []
+    for z in k["depths_m"]:
+        i = int(round(2.0 * z / k["velocity_m_s"] / dt))
+        out.append(float(trace[i - half:i + half + 1].max()))
+    return np.array(out)

@@ -15,62 +15,23 @@ import numpy as np
 import pytest
 
 from pstm.config import ConfigError, validate_config
-from pstm.kernels.common import TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather
+from pstm.kernels.common import KernelParams, PillarSet, TraceGather
 from pstm.kernels.registry import KERNELS, KernelOptionError, check_kernel_options, get_kernel
-from pstm.modelling import common_offset_lines, horizontal_reflectors, linear_avo
-from pstm.preprocess import rho_filter
+from pstm.modelling import KNOWN_ANSWER, image_at_cmp, linear_avo, reflector_peaks
 
-V = 2000.0
-DT = 0.002
-N_SAMPLES = 750
-PEAK_HZ = 25.0
-DEPTHS = (400.0, 700.0, 1000.0)
+V = KNOWN_ANSWER["velocity_m_s"]
+DEPTHS = KNOWN_ANSWER["depths_m"]
+TWT = KNOWN_ANSWER["twt_s"]
 R = 0.1
-TWT = np.arange(0.0, 1.3, 0.002)
-#: Midpoints: a 20 m square grid to 600 m (3D), a 10 m line to 1000 m (2D, 2.5D); the cell of one trace.
-CELL = {"3d": 20.0 * 20.0, "2.5d": 10.0, "2d": 10.0}
-SOURCE = {"3d": "point", "2.5d": "point", "2d": "line"}
-
-
-def midpoints(geometry):
-    if geometry == "3d":
-        g = np.arange(-600.0, 600.1, 20.0)
-        mx, my = np.meshgrid(g, g, indexing="ij")
-        return mx.ravel(), my.ravel()
-    return np.arange(-1000.0, 1000.1, 10.0), None
-
-
-def params_for(geometry, weights="true_amplitude", **kw):
-    return KernelParams(aperture_max_m=800.0, max_dip_deg=50.0, weights=weights, weight_geometry=geometry,
-                        midpoint_cell=CELL[geometry], **kw)
 
 
 def image_offset(geometry, offset, reflectivity=(R, R, R), weights="true_amplitude", kernel="reference",
                  angle_classes_deg=None):
     """Migrated trace (n_times,) at the CMP (0, 0) of one common-offset section (and its angle gathers)."""
-    sx, sy, rx, ry, _ = common_offset_lines([offset], *midpoints(geometry))
-    data = horizontal_reflectors(sx, sy, rx, ry, DEPTHS, reflectivity, V, DT, N_SAMPLES, PEAK_HZ,
-                                 source=SOURCE[geometry])
-    rho = TRUE_AMPLITUDE_RHO[geometry] if weights == "true_amplitude" else "derivative"
-    traces = TraceGather(rho_filter(data.astype(np.float32), rho), sx, sy, rx, ry, 0.0, DT)
-    pillars = PillarSet(np.zeros(1), np.zeros(1), TWT, np.full((1, TWT.size), V))
-    params = params_for(geometry, weights, angle_classes_deg=angle_classes_deg)
-    image, fold = np.zeros((1, TWT.size)), np.zeros((1, TWT.size))
-    angles = {}
-    if angle_classes_deg is not None:
-        angles = {"angle_image": np.zeros((len(angle_classes_deg) - 1, 1, TWT.size))}
-        angles["angle_fold"] = np.zeros_like(angles["angle_image"])
-    get_kernel(kernel)(traces, pillars, params, image, fold, **angles)
-    return image[0], angles
+    return image_at_cmp(geometry, offset, reflectivity, weights, kernel, angle_classes_deg)
 
 
-def peaks(trace):
-    """Largest amplitude within 20 ms of each reflector's t0."""
-    out = []
-    for z in DEPTHS:
-        k = int(round(2.0 * z / V / 0.002))
-        out.append(float(trace[k - 10:k + 11].max()))
-    return np.array(out)
+peaks = reflector_peaks
 
 
 @functools.lru_cache(maxsize=None)
