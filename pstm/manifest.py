@@ -79,22 +79,24 @@ def physical_memory_bytes() -> int | None:
 
 
 def tile_memory_bytes(n_traces: int, n_samples: int, n_pillars: int, n_times: int, offset_classes: int = 0,
-                      kernel: str = "numba") -> int:
+                      kernel: str = "numba", angle_classes: int = 0) -> int:
     """Memory a migrate job of one tile needs at least (bytes).
 
     The traces' samples three times (read, rho-filtered, the kernel's working copy: 12 bytes per sample, as
     measured in the README), the image and fold per offset class plus the stack (8 bytes per value for the
     float64 ``reference`` kernel, 4 otherwise; the workflow sizes every kernel at 8, which also covers the
-    float32 copies made when the tile is written), and the pillars' vrms and eta (8 bytes each).
+    float32 copies made when the tile is written), and the pillars' vrms and eta (8 bytes each); angle
+    gathers add their image and fold per angle class.
     """
     value_bytes = 8 if kernel == "reference" else 4
-    classes = (offset_classes + 1) if offset_classes else 1
+    classes = ((offset_classes + 1) if offset_classes else 1) + angle_classes
     images = 2 * classes * n_pillars * n_times * value_bytes
     return int(12 * n_traces * n_samples + images + 16 * n_pillars * n_times)
 
 
 def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter: bool = True,
                    kernel: str = "reference", offset_classes: int = 0, memory_bytes: int | None = None,
+                   angle_classes: int = 0,
                    velocity_settings: dict | None = None) -> dict:
     """``{tile_id: {"hash": ..., "velocity_hash": ..., "n_traces": ..., "n_pillars": ..., "memory_bytes": ...}}``
     for every tile, and the ``velocity`` settings (``velocity_settings``) the hashes were made with.
@@ -104,7 +106,8 @@ def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter:
 
     ``n_traces`` (traces that can reach the tile) times ``n_pillars`` estimates the tile's kernel work:
     the workflow starts the largest tiles first with it (see :func:`tile_work`).  ``memory_bytes`` is the
-    tile's migrate job's memory (:func:`tile_memory_bytes`, for ``kernel`` and ``offset_classes``); a
+    tile's migrate job's memory (:func:`tile_memory_bytes`, for ``kernel``, ``offset_classes`` and
+    ``angle_classes``); a
     tile needing more than the machine's memory (``memory_bytes``, default :func:`physical_memory_bytes`)
     is refused before any job runs.
 
@@ -119,12 +122,13 @@ def build_manifest(index: xr.Dataset, params: KernelParams, velocity, prefilter:
     tiles = {}
     for tile in grid.tiles():
         n_pillars = int(tile.shape[0] * tile.shape[1])
-        images = tile_memory_bytes(0, n_samples, n_pillars, n_times, offset_classes, kernel)
+        images = tile_memory_bytes(0, n_samples, n_pillars, n_times, offset_classes, kernel, angle_classes)
         if limit and images > limit:  # before the tile's velocity is evaluated: its pillars and times alone
             _too_large(index, tile, images, limit, n_samples, n_pillars, n_times, None, grid.tile_size)
         vmax, v_hash = tile_velocity(index, tile, velocity)
         sub = prefilter_tile(index, tile, params, velocity, enabled=prefilter, vrms_max=vmax)
-        need = tile_memory_bytes(int(sub.sizes["trace"]), n_samples, n_pillars, n_times, offset_classes, kernel)
+        need = tile_memory_bytes(int(sub.sizes["trace"]), n_samples, n_pillars, n_times, offset_classes, kernel,
+                                 angle_classes)
         if limit and need > limit:
             _too_large(index, tile, need, limit, n_samples, n_pillars, n_times, int(sub.sizes["trace"]),
                        grid.tile_size)

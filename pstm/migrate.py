@@ -205,7 +205,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     pillars = tile_pillars(tile_traces, velocity, eta)
     cx, cy = grid.tile_centre(tile)
     rho_kind = rho_kind_of(grid, rho, params.weights, params.weight_geometry)
-    params = weights_for_grid(params, grid)
+    if params.weights != "standard" or params.angle_classes_deg is not None:
+        params = weights_for_grid(params, grid)  # the standard weights' params (and hash) stay as they were
     all_traces = trace_gather_of(tile_traces, rho_filter(amplitudes, rho_kind), cx, cy)
     offsets = tile_traces["offset"].values
     if offset_classes_m is not None:

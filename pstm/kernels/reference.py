@@ -97,7 +97,7 @@ from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_
 from pstm.kernels.interpolation import TAPS, interpolate, pad_for_interpolation, triangle_integral, triangle_read
 
 #: Bumped whenever the numerical behaviour changes (reruns tiles).
-KERNEL_VERSION = "reference-3"
+KERNEL_VERSION = "reference-2"
 
 #: Traces processed together for one pillar (bounds memory).
 TRACE_CHUNK = 2048

@@ -128,11 +128,15 @@ def get_aperture_params():
 
 
 def get_tile_memory_params():
-    """What sizes a migrate job beyond its traces and pillars: the offset classes (gathers). The kernel is left
+    """What sizes a migrate job beyond its traces and pillars: the offset classes (gathers) and, only where
+    configured (so that runs without them keep their index), the angle classes. The kernel is left
     out (its images are sized at 8 bytes a value, as the float64 reference's): a kernel change must not rerun
     the index checkpoint, or a dry run could not list the tiles it reruns."""
     edges = SETTINGS.migration.offset_classes_m
-    return {"offset_classes": len(edges) - 1 if edges else 0}
+    params = {"offset_classes": len(edges) - 1 if edges else 0}
+    if SETTINGS.migration.angle_classes_deg is not None:
+        params["angle_classes"] = len(SETTINGS.migration.angle_classes_deg) - 1
+    return params
 
 
 def get_scan_params():

@@ -25,7 +25,7 @@ from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_
 from pstm.kernels.reference import angle_cell_radius, check_angle_outputs
 from pstm.kernels.interpolation import CODES, PAD, TAPS, pad_for_interpolation, tap_weights_fast, triangle_integral
 
-KERNEL_VERSION = "numba-general-2"
+KERNEL_VERSION = "numba-general-1"
 
 WEIGHT_TABLE_STEPS = 2048
 
