@@ -212,3 +212,22 @@ def test_tile_carries_angle_gathers_and_reruns_when_the_weights_change(tmp_path)
     assert image["angle_gather"].shape == (3, 9, 9, ta.sizes["twt"])
     assert np.array_equal(image["angle_fold"].values, ta["angle_fold"].values)
     assert "standard" == dataclasses.asdict(KernelParams())["weights"]
+
+
+@pytest.mark.workflow
+def test_workflow_writes_angle_gathers_and_their_picture(tmp_path):
+    """The Snakemake workflow with true-amplitude weights and angle classes: image.nc holds the angle gathers on
+    dim ``angle`` beside the stack, with the units of true amplitudes, and qc/angle_gathers.png is made."""
+    import xarray as xr
+    from test_workflow import TINY, run_snakemake
+
+    config = {**TINY, "migration": {**TINY["migration"], "weights": "true_amplitude",
+                                    "angle_classes_deg": [0, 15, 30, 45]}}
+    proc = run_snakemake(tmp_path, config)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    image = xr.load_dataset(tmp_path / "results" / "image.nc")
+    assert image["angle_gather"].dims == ("angle", "iline", "xline", "twt")
+    assert list(image["angle"].values) == [7.5, 22.5, 37.5]
+    assert image["angle_fold"].values.sum() > 0 and np.isfinite(image["angle_gather"].values).all()
+    assert image["data"].attrs["units"] == "input amplitude units x m"
+    assert (tmp_path / "results" / "qc" / "angle_gathers.png").stat().st_size > 10_000
