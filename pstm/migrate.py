@@ -11,7 +11,8 @@ import xarray as xr
 from pstm.config import settings_hash
 from pstm.index import grid_of, twt_of
 from pstm.io.netcdf import provenance
-from pstm.kernels.common import TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather, resolve_weights
+from pstm.kernels.common import (TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather, angle_gather_arrays,
+                                 resolve_weights)
 from pstm.kernels.registry import get_kernel, kernel_path, kernel_version
 from pstm.preprocess import resolve_rho, rho_filter
 from pstm.progress import FALLBACK_MIN_RANGE_S, PillarProgress
@@ -148,10 +149,7 @@ def warm_up(migrate, traces: TraceGather, pillars: PillarSet, params: KernelPara
     nearest = np.sort(np.argsort(distance, kind="stable")[:WARM_UP_TRACES])
     one = pillars.rows(slice(p, p + 1))
     image = np.zeros((1, pillars.n_times), dtype)
-    angles = {}
-    if params.angle_classes_deg is not None:
-        angles["angle_image"] = np.zeros((len(params.angle_classes_deg) - 1, 1, pillars.n_times), dtype)
-        angles["angle_fold"] = np.zeros_like(angles["angle_image"])
+    angles = angle_gather_arrays(params, 1, pillars.n_times, dtype)
     start = time.perf_counter()
     migrate(traces.take(nearest), one, params, image, np.zeros_like(image), **angles)
     return time.perf_counter() - start
@@ -220,10 +218,8 @@ def migrate_tile(tile_traces: xr.Dataset, amplitudes: np.ndarray, kernel: str, p
     image = np.zeros((n_classes, pillars.n_pillars, pillars.n_times), dtype)
     fold = np.zeros_like(image)
     angle_edges = None if params.angle_classes_deg is None else np.asarray(params.angle_classes_deg, np.float64)
-    angle_image = angle_fold = None
-    if angle_edges is not None:
-        angle_image = np.zeros((angle_edges.size - 1, pillars.n_pillars, pillars.n_times), dtype)
-        angle_fold = np.zeros_like(angle_image)
+    angles = angle_gather_arrays(params, pillars.n_pillars, pillars.n_times, dtype)
+    angle_image, angle_fold = angles.get("angle_image"), angles.get("angle_fold")
     migrate = get_kernel(kernel)
     compile_seconds = warm_up(migrate, all_traces, pillars, params, dtype)
     log.info("tile %s: kernel %s on %d pillars x %d time samples%s, %d traces; warm-up call (compilation) %.2f s",

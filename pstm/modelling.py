@@ -172,7 +172,7 @@ def image_at_cmp(geometry: str, offset_m: float, reflectivity, weights: str = "t
     angles : dict
         ``angle_image`` and ``angle_fold``, shape (n_classes, 1, n_times), with angle classes; else empty.
     """
-    from pstm.kernels.common import TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather
+    from pstm.kernels.common import TRUE_AMPLITUDE_RHO, KernelParams, PillarSet, TraceGather, angle_gather_arrays
     from pstm.kernels.registry import get_kernel
     from pstm.preprocess import rho_filter
 
@@ -192,10 +192,7 @@ def image_at_cmp(geometry: str, offset_m: float, reflectivity, weights: str = "t
                           midpoint_cell=cell, angle_classes_deg=None if angle_classes_deg is None
                           else tuple(angle_classes_deg))
     image, fold = np.zeros((1, twt.size)), np.zeros((1, twt.size))
-    angles = {}
-    if angle_classes_deg is not None:
-        angles["angle_image"] = np.zeros((len(angle_classes_deg) - 1, 1, twt.size))
-        angles["angle_fold"] = np.zeros_like(angles["angle_image"])
+    angles = angle_gather_arrays(params, 1, twt.size)
     get_kernel(kernel)(traces, pillars, params, image, fold, **angles)
     return image[0], angles
 

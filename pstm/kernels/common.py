@@ -391,6 +391,15 @@ def resolve_weights(params: KernelParams, is_2d: bool, bin_area_m2: float, line_
     return dataclasses.replace(params, weight_geometry=geometry, midpoint_cell=float(cell))
 
 
+def angle_gather_arrays(params: KernelParams, n_pillars: int, n_times: int, dtype=np.float64) -> dict:
+    """Zeroed ``angle_image`` and ``angle_fold``, shape (n_angle_classes, n_pillars, n_times), for a kernel call
+    with ``params.angle_classes_deg`` (keyword arguments of ``migrate``); empty without angle classes."""
+    if params.angle_classes_deg is None:
+        return {}
+    shape = (len(params.angle_classes_deg) - 1, n_pillars, n_times)
+    return {"angle_image": np.zeros(shape, dtype), "angle_fold": np.zeros(shape, dtype)}
+
+
 #: Rho filter the true-amplitude weights of each geometry are derived for (see :mod:`pstm.preprocess`).
 TRUE_AMPLITUDE_RHO = {"3d": "anticausal_derivative", "2.5d": "anticausal_half_derivative", "2d": "ramp"}
 
