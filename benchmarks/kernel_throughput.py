@@ -22,7 +22,8 @@ Every line says what measured it: ``host_cpu`` (LLVM's name of this CPU),
 ``numba_cpu`` and ``instruction_set`` (what numba compiled the kernels for:
 ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` or the host), ``avx512`` (whether
 that target has AVX-512) and ``kernel_path`` (the path of pstm's kernel that
-ran, with the instruction set of its reads, e.g. ``taps/avx512``).
+ran, with the instruction set it was compiled for and ``+permute`` where the register permutes read the
+traces, e.g. ``taps/avx512+permute``).
 Extra fields: ``times`` (every timed call), ``cpu_seconds`` (median process
 CPU time of a call, all threads: less sensitive than wall time to other
 processes on a shared machine), ``load_average`` (1-minute, at the end),

@@ -1,17 +1,22 @@
-"""AVX-512 leaf of the multi-tap path: the register-permute reads (``vpermt2ps``).
+"""Register-permute reads of the multi-tap path, for AVX-512 and for AVX2.
 
 Compiled into a kernel of :mod:`pstm.kernels.numba_kernel.taps` only when
-:func:`pstm.kernels.numba_kernel.target.compile_target` reports AVX-512F (a
-compile-time constant of the kernel, see ``taps._make_kernel``); every other
-target compiles the portable reads of ``taps`` instead and never sees
-``llvm.x86.avx512.*``.  As a second guard, each intrinsic here refuses to type
-for a target without AVX-512, so a future caller that forgets the choice fails
-to compile with that message instead of aborting inside LLVM.
+:func:`pstm.kernels.numba_kernel.target.compile_target` reports AVX2 or AVX-512
+and :func:`pstm.kernels.numba_kernel.taps.uses_permute_reads` chooses them for
+the method (a compile-time constant of the kernel, see ``taps._make_kernel``);
+every other target compiles the portable reads of ``taps`` instead and never
+sees ``llvm.x86.*``.  Which instructions read the window is chosen here when
+the IR is generated, from the compile target: :func:`_window_avx512` (one
+``vpermt2ps`` of two 16-sample registers) or :func:`_window_avx2` (per eight
+lanes, four ``vpermps`` of the four 8-sample registers and three selects).  As a
+second guard, each intrinsic refuses to type for a target without AVX2, so a
+future caller that forgets the choice fails to compile with that message
+instead of aborting inside LLVM.
 
 How the reads work: when every valid lane of a 16-sample chunk reads within
 32 samples of the first valid lane's sample (nearly always: the traveltime
 advances at most about one input sample per output sample), each tap of the
-16 lanes is one ``vpermt2ps`` of two registers loaded contiguously from the
+16 lanes is read from a 32-sample window loaded contiguously from the
 zero-padded trace: no gathers.  Tap weights are computed for the 16 lanes at
 once: per-tap polynomials in ``u`` (cubic exactly; lanczos3, sinc8, sinc16 by
 Chebyshev fits, error below 5e-7 of a weight) or the triangle's hat weights.
@@ -35,20 +40,42 @@ CHUNK = 16
 PERM_MARGIN = 4
 
 
-def _require_avx512() -> None:
-    """Refuse (at typing, before any code is generated) to compile the permute reads for another target."""
+def _require_permute() -> None:
+    """Refuse (at typing, before any code is generated) to compile the permute reads for a target without AVX2."""
     target = compile_target()
-    if not target.avx512:
-        raise TypingError(f"the register-permute reads need AVX-512F; numba compiles for {target.cpu!r} "
+    if not target.avx2:
+        raise TypingError(f"the register-permute reads need AVX2 or AVX-512; numba compiles for {target.cpu!r} "
                           f"({target.instruction_set}): use the portable reads of pstm.kernels.numba_kernel.taps")
 
 
-def _permute2(builder):
-    """Declaration of ``vpermt2ps`` on 16 floats (two-register variable permute)."""
+def _window_avx512(context, b, arrty, amp, off, lanes):
+    """AVX-512: element ``lanes[l]`` (0..31) of ``amp[off : off + 32]`` for 16 lanes: one ``vpermt2ps``."""
     vt = ir.VectorType(ir.FloatType(), CHUNK)
-    it = ir.VectorType(ir.IntType(32), CHUNK)
-    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
+    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(vt, [vt, lanes.type, vt]),
                                           "llvm.x86.avx512.vpermi2var.ps.512")
+    lo = load_vec(context, b, arrty, amp, off, CHUNK)
+    hi = load_vec(context, b, arrty, amp, b.add(off, ir.Constant(off.type, CHUNK)), CHUNK)
+    return b.call(perm, [lo, lanes, hi])
+
+
+def _window_avx2(context, b, arrty, amp, off, lanes):
+    """AVX2: element ``lanes[l]`` (0..31) of ``amp[off : off + 32]`` for 16 lanes, as two halves of eight, each
+    four ``vpermps`` of the four 8-sample registers and three selects by bits 3 and 4 of the element."""
+    i32 = ir.IntType(32)
+    it8 = ir.VectorType(i32, 8)
+    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(ir.VectorType(ir.FloatType(), 8),
+                                                                     [ir.VectorType(ir.FloatType(), 8), it8]),
+                                          "llvm.x86.avx2.permps")
+    regs = [load_vec(context, b, arrty, amp, b.add(off, ir.Constant(off.type, 8 * j)), 8) for j in range(4)]
+    zero = ir.Constant(it8, [0] * 8)
+    halves = []
+    for h in range(2):
+        idx = b.shuffle_vector(lanes, lanes, ir.Constant(it8, list(range(8 * h, 8 * h + 8))))
+        bit3 = b.icmp_unsigned("!=", b.and_(idx, ir.Constant(it8, [8] * 8)), zero)
+        bit4 = b.icmp_unsigned("!=", b.and_(idx, ir.Constant(it8, [16] * 8)), zero)
+        p = [b.call(perm, [r, idx]) for r in regs]
+        halves.append(b.select(bit4, b.select(bit3, p[3], p[2]), b.select(bit3, p[1], p[0])))
+    return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
 
 
 class _ChunkIR:
@@ -56,7 +83,7 @@ class _ChunkIR:
 
     For an intrinsic with arguments ``(amp, wstart, buf, kbase, ...)``: ``row(r)`` is ``buf[16 r : 16 r + 16]``,
     ``tap(m)`` the 16 lanes' samples ``amp[wstart + m + k_l - kbase]`` (one ``vpermt2ps`` of two contiguous
-    loads), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
+    loads, see :func:`_window_avx512` and :func:`_window_avx2`), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
     """
 
     def __init__(self, context, builder, sig, args):
@@ -65,7 +92,6 @@ class _ChunkIR:
         self.i64 = ir.IntType(64)
         self.buf = context.make_array(sig.args[2])(context, builder, args[2]).data
         self._lanes = None
-        self._perm = None
 
     def const(self, value):
         return ir.Constant(self.vt, [value] * CHUNK)
@@ -80,11 +106,9 @@ class _ChunkIR:
             i32 = ir.IntType(32)
             kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
             self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
-            self._perm = _permute2(b)
         off = b.add(wstart, ir.Constant(wstart.type, m))
-        lo = load_vec(self.context, b, self.sig.args[0], amp, off, CHUNK)
-        hi = load_vec(self.context, b, self.sig.args[0], amp, b.add(off, ir.Constant(wstart.type, CHUNK)), CHUNK)
-        return b.call(self._perm, [lo, self._lanes, hi])
+        window = _window_avx512 if compile_target().avx512 else _window_avx2
+        return window(self.context, b, self.sig.args[0], amp, off, self._lanes)
 
     def store_sums(self, value):
         ptr = self.builder.gep(self.buf, [ir.Constant(self.i64, 5 * CHUNK)])
@@ -146,7 +170,7 @@ def chunk_info(typingctx, buf):
 
 @intrinsic(prefer_literal=True)
 def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
-    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (register permutes).
 
     Lane l (``k_l = buf[l]``, ``1/L = buf[16 + l]``, ``u_l = buf[32 + l]``) reads its tap m, m < nt, at
     sample ``k_l - (nt/2 - 1) + m``: element ``k_l - kbase`` of the 32-sample window
@@ -155,7 +179,7 @@ def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
     ``0 <= k_l - kbase < 32`` for every valid lane (others read garbage with weight 0).  Writes the 16
     sums to ``buf[80:96]``.
     """
-    _require_avx512()
+    _require_permute()
     if not (isinstance(nt, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
         return None
     n = nt.literal_value
@@ -224,14 +248,14 @@ def first_tap_offset(code: int) -> int:
 
 @intrinsic(prefer_literal=True)
 def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
-    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (AVX-512 ``vpermt2ps``).
+    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (register permutes).
 
     Like :func:`hat_chunk`, with the method's own taps (``n`` of them, tap m at sample
     ``k_l - (n/2 - 1) + m``) and weights from per-tap polynomials in ``x = 2 u - 1`` (``u_l = buf[32 + l]``),
     evaluated for the 16 lanes at once, split into even and odd parts so that each pair of mirror taps
     costs one polynomial.  Writes the 16 sums to ``buf[80:96]``.
     """
-    _require_avx512()
+    _require_permute()
     if not (isinstance(code, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
         return None
     coeffs = _POLY[code.literal_value]
@@ -266,14 +290,14 @@ def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
 
 @intrinsic
 def nearest_chunk(typingctx, amp, wstart, buf, kbase, eps):
-    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (register permutes).
 
     Lane l takes sample ``k_l`` or ``k_l + 1`` (``u_l >= 0.5``): element ``k_l - kbase`` of the windows
     ``amp[wstart:wstart + 32]`` and ``amp[wstart + 1:wstart + 33]`` (``wstart`` = ``kbase`` in the trace).
     Returns 1, writing nothing, when a valid lane has ``|u - 0.5| < eps`` (the caller settles
     those in float64); else writes the 16 values to ``buf[80:96]`` and returns 0.
     """
-    _require_avx512()
+    _require_permute()
     if not (is_f32_array(amp) and is_f32_array(buf)):
         return None
 
