@@ -13,7 +13,7 @@
   interpolation method and triangle anti-aliasing when no other extended
   option is on; its reads are the portable ones on every target, or the
   register permutes of the leaf :mod:`~pstm.kernels.numba_kernel.taps_permute`
-  (AVX-512: every method; AVX2: nearest and cubic);
+  where the compile target has AVX2 (AVX-512 included);
 * ``general`` (:mod:`~pstm.kernels.numba_kernel.general`): float64, every
   option of the reference kernel.
 

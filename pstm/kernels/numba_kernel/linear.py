@@ -69,7 +69,7 @@ from pstm.kernels.numba_kernel import linear_avx2 as avx2
 from pstm.kernels.numba_kernel.target import compile_target
 
 #: Bumped whenever the numerical behaviour of this kernel changes (reruns tiles).
-KERNEL_VERSION = "numba-3"
+KERNEL_VERSION = "numba-4"
 
 _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 

@@ -31,9 +31,8 @@ window is walked in chunks of 16 samples (the AVX-512 float32 width):
    a row of a weight table of :data:`TABLE_STEPS` + 1 rows read with linear
    interpolation between rows (error below 5e-7), or of hat weights, written
    as generic LLVM vector IR (:mod:`pstm.kernels.numba_kernel.vector_ir`), so
-   LLVM cannot turn them into gathers.  Where :func:`uses_permute_reads` says
-   so (every method on AVX-512; nearest and cubic on AVX2, where they measure
-   faster and the longer filters do not), chunks whose valid lanes read within
+   LLVM cannot turn them into gathers.  On targets with AVX2 (AVX-512
+   included: :func:`uses_permute_reads`), chunks whose valid lanes read within
    a 32-sample window take the register-permute reads of
    :mod:`pstm.kernels.numba_kernel.taps_permute` instead (16 lanes at once, no
    gathers).  Which of the two is compiled is a constant of each kernel
@@ -99,7 +98,7 @@ from pstm.kernels.numba_kernel.target import compile_target
 from pstm.kernels.numba_kernel.vector_ir import is_f32_array, load_vec, reduce_add, splat, vec_intrinsic
 
 #: Bumped whenever the numerical behaviour of this path changes (reruns tiles).
-KERNEL_VERSION = "numba-taps-2"
+KERNEL_VERSION = "numba-taps-3"
 
 _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
@@ -519,19 +518,17 @@ def handles(params: KernelParams, pillars: PillarSet | None = None) -> bool:
 
 # --------------------------------------------------------------------------- driver
 
-#: Methods that take the register-permute reads on AVX2 without AVX-512: there the window costs four
-#: ``vpermps`` a tap where AVX-512 needs one ``vpermt2ps``, which pays for the short filters only
-#: (measured, benchmarks/interpolation_cost.py compiled for haswell on Zen 4: nearest 1.5x linear with the
-#: permutes against 2.5x without, cubic 1.75x against 2.0x; sinc16 3.3x against 2.8x, triangle 2.5x against 2.1x).
-AVX2_PERMUTE_METHODS = frozenset({"nearest", "cubic"})
-
-
 def uses_permute_reads(params: KernelParams) -> bool:
-    """Whether the multi-tap reads of ``params`` take the register permutes on this compile target."""
-    target = compile_target()
-    if target.avx512:
-        return True
-    return target.avx2 and params.antialias == "none" and params.interpolation in AVX2_PERMUTE_METHODS
+    """Whether the multi-tap reads of ``params`` take the register permutes on this compile target: on every
+    target with AVX2 (AVX-512 included), for every method.
+
+    Measured with ``benchmarks/interpolation_cost.py`` compiled for haswell on a Zen 4 host (one thread, cost
+    per contribution over linear's): nearest 1.62, cubic 1.58, lanczos3 1.98, sinc8 2.18, sinc16 2.54,
+    triangle 2.10 with the permutes; without them nearest 2.51, cubic 2.0, lanczos3 2.28, sinc8 2.29,
+    sinc16 2.78, triangle 2.13-2.36 (two threads, the same machine).  ``params`` is where a future
+    per-method choice would look.
+    """
+    return compile_target().avx2
 
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,

@@ -58,24 +58,39 @@ def _window_avx512(context, b, arrty, amp, off, lanes):
     return b.call(perm, [lo, lanes, hi])
 
 
-def _window_avx2(context, b, arrty, amp, off, lanes):
-    """AVX2: element ``lanes[l]`` (0..31) of ``amp[off : off + 32]`` for 16 lanes, as two halves of eight, each
-    four ``vpermps`` of the four 8-sample registers and three selects by bits 3 and 4 of the element."""
+def _window_avx2(context, b, arrty, amp, off, lanes, half_offset):
+    """AVX2: element ``lanes[l]`` (0..31) of ``amp[off : off + 32]`` for 16 lanes, as two halves of eight.
+
+    Half h reads the 16-sample window ``amp[off + d_h : off + d_h + 16]`` (``d_0 = 0``, ``d_1 = half_offset``,
+    where its own first valid lane reads; :func:`chunk_info` checks that every valid lane fits its half's
+    window): two ``vpermps`` of its two 8-sample registers and one select by bit 3 of ``lanes[l] - d_h``.
+    """
     i32 = ir.IntType(32)
     it8 = ir.VectorType(i32, 8)
-    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(ir.VectorType(ir.FloatType(), 8),
-                                                                     [ir.VectorType(ir.FloatType(), 8), it8]),
-                                          "llvm.x86.avx2.permps")
-    regs = [load_vec(context, b, arrty, amp, b.add(off, ir.Constant(off.type, 8 * j)), 8) for j in range(4)]
-    zero = ir.Constant(it8, [0] * 8)
+    ft8 = ir.VectorType(ir.FloatType(), 8)
+    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(ft8, [ft8, it8]), "llvm.x86.avx2.permps")
+    seven = ir.Constant(it8, [7] * 8)
     halves = []
-    for h in range(2):
+    for h, d in enumerate((None, half_offset)):
         idx = b.shuffle_vector(lanes, lanes, ir.Constant(it8, list(range(8 * h, 8 * h + 8))))
-        bit3 = b.icmp_unsigned("!=", b.and_(idx, ir.Constant(it8, [8] * 8)), zero)
-        bit4 = b.icmp_unsigned("!=", b.and_(idx, ir.Constant(it8, [16] * 8)), zero)
-        p = [b.call(perm, [r, idx]) for r in regs]
-        halves.append(b.select(bit4, b.select(bit3, p[3], p[2]), b.select(bit3, p[1], p[0])))
+        start = off
+        if d is not None:
+            idx = b.sub(idx, splat(b, d, 8))
+            start = b.add(off, b.sext(d, off.type))
+        lo = load_vec(context, b, arrty, amp, start, 8)
+        hi = load_vec(context, b, arrty, amp, b.add(start, ir.Constant(off.type, 8)), 8)
+        halves.append(b.select(b.icmp_signed(">", idx, seven), b.call(perm, [hi, idx]), b.call(perm, [lo, idx])))
     return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
+
+
+def _first_valid_of_half1(b, vbits, values, fallback):
+    """``values[l]`` of the first valid lane among lanes 8..15 (``vbits``: the 16 valid bits), else ``fallback``."""
+    i16 = ir.IntType(16)
+    high = b.lshr(vbits, ir.Constant(i16, 8))
+    cttz = cgutils.get_or_insert_function(b.module, ir.FunctionType(i16, [i16, ir.IntType(1)]), "llvm.cttz.i16")
+    lane = b.add(ir.Constant(i16, 8), b.call(cttz, [b.or_(high, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)]))
+    value = b.extract_element(values, lane)
+    return b.select(b.icmp_unsigned("!=", high, ir.Constant(i16, 0)), value, fallback)
 
 
 class _ChunkIR:
@@ -102,13 +117,19 @@ class _ChunkIR:
 
     def tap(self, m):
         b, (amp, wstart, _, kbase) = self.builder, self.args[:4]
+        avx512 = compile_target().avx512
         if self._lanes is None:  # k_l - kbase: each lane's element of the window
             i32 = ir.IntType(32)
             kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
             self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
+            if not avx512:  # where the second half's window starts (see _window_avx2)
+                valid = b.bitcast(b.fcmp_ordered(">", self.row(4), self.const(0.5)), ir.IntType(16))
+                first = _first_valid_of_half1(b, valid, self._lanes, ir.Constant(i32, PERM_MARGIN))
+                self._half_offset = b.sub(first, ir.Constant(i32, PERM_MARGIN))
         off = b.add(wstart, ir.Constant(wstart.type, m))
-        window = _window_avx512 if compile_target().avx512 else _window_avx2
-        return window(self.context, b, self.sig.args[0], amp, off, self._lanes)
+        if avx512:
+            return _window_avx512(self.context, b, self.sig.args[0], amp, off, self._lanes)
+        return _window_avx2(self.context, b, self.sig.args[0], amp, off, self._lanes, self._half_offset)
 
     def store_sums(self, value):
         ptr = self.builder.gep(self.buf, [ir.Constant(self.i64, 5 * CHUNK)])
@@ -120,8 +141,9 @@ def chunk_info(typingctx, buf):
     """Where the valid lanes of a chunk read, from vector masks (no reductions over floats).
 
     Returns -1 when no lane is valid; -2 when some valid lane's sample ``k`` lies outside
-    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (the
-    caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
+    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (on AVX2: outside
+    ``[kb_h - PERM_MARGIN, kb_h - PERM_MARGIN + 16)`` with ``kb_h`` the first valid ``k`` of its half of
+    eight lanes; the caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
     cover every valid lane's half-length L (``2 * ceil(L) <= n``).
     """
     if not is_f32_array(buf):
@@ -151,9 +173,16 @@ def chunk_info(typingctx, buf):
             first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
             kb = builder.extract_element(kv, first)
             lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
-            hi = builder.fadd(lo, ir.Constant(f32, 31.0))
-            out = builder.or_(builder.fcmp_ordered("<", kv, splat(builder, lo, CHUNK)),
-                              builder.fcmp_ordered(">", kv, splat(builder, hi, CHUNK)))
+            if compile_target().avx512:  # one 32-sample window
+                lo_v = splat(builder, lo, CHUNK)
+                hi_v = builder.fadd(lo_v, ir.Constant(vt, [31.0] * CHUNK))
+            else:  # a 16-sample window per half of eight lanes, from the half's first valid lane
+                lo1 = builder.fsub(_first_valid_of_half1(builder, vbits, kv, kb), ir.Constant(f32, float(PERM_MARGIN)))
+                lo_v = builder.shuffle_vector(splat(builder, lo, CHUNK), splat(builder, lo1, CHUNK),
+                                              ir.Constant(ir.VectorType(ir.IntType(32), CHUNK),
+                                                          list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK))))
+                hi_v = builder.fadd(lo_v, ir.Constant(vt, [15.0] * CHUNK))
+            out = builder.or_(builder.fcmp_ordered("<", kv, lo_v), builder.fcmp_ordered(">", kv, hi_v))
             bad = builder.and_(bits(out), vbits)
             cls = ir.Constant(i64, 32)
             for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)):
