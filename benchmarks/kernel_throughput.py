@@ -22,7 +22,8 @@ Every line says what measured it: ``host_cpu`` (LLVM's name of this CPU),
 ``numba_cpu`` and ``instruction_set`` (what numba compiled the kernels for:
 ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` or the host), ``avx512`` (whether
 that target has AVX-512) and ``kernel_path`` (the path of pstm's kernel that
-ran, with the instruction set of its reads, e.g. ``taps/avx512``).
+ran, with the instruction set it was compiled for and ``+permute`` where the register permutes read the
+traces, e.g. ``taps/avx512+permute``).
 Extra fields: ``times`` (every timed call), ``cpu_seconds`` (median process
 CPU time of a call, all threads: less sensitive than wall time to other
 processes on a shared machine), ``load_average`` (1-minute, at the end),
@@ -31,7 +32,9 @@ processes on a shared machine), ``load_average`` (1-minute, at the end),
 A kernel is named ``name[:switch=value...]``; switches are the speed fields of
 :class:`pstm.kernels.common.KernelParams` and ``interpolation``, e.g.
 ``numba:fast_sqrt=1``, ``numba:cache_block_traces=0:trace_sort=0`` or
-``numba:interpolation=sinc8`` (to compare methods in one run).  ``seed`` is the
+``numba:interpolation=sinc8`` (to compare methods in one run); ``numba:reads=portable`` and
+``numba:reads=permute`` run numba's linear path with the portable loop or the AVX2 register-permute
+reads (AVX2 targets), whatever the target would choose.  ``seed`` is the
 seed-style kernel (linear only; skipped for other interpolations).
 
 Examples::
@@ -75,6 +78,8 @@ TOLERANCE_FAST_SQRT = 2e-3
 
 SPEED_SWITCHES = {"sample_window": bool, "trace_sort": bool, "cache_block_traces": int, "fast_sqrt": bool,
                   "interpolation": str}
+#: The reads of numba's linear path (not an imaging option: the same image, other instructions).
+READS = ("portable", "permute")
 
 
 # --------------------------------------------------------------------------- workload
@@ -176,6 +181,11 @@ def parse_kernel(spec: str):
     switches = {}
     for opt in opts:
         key, _, value = opt.partition("=")
+        if key == "reads":
+            if name != "numba" or value not in READS:
+                raise SystemExit(f"reads={value!r} in {spec!r}: only kernel numba takes reads, one of {READS}")
+            switches[key] = value
+            continue
         if key not in SPEED_SWITCHES:
             raise SystemExit(f"unknown switch {key!r} in {spec!r}; valid: {', '.join(SPEED_SWITCHES)}")
         kind = SPEED_SWITCHES[key]
@@ -183,9 +193,14 @@ def parse_kernel(spec: str):
     return name, switches
 
 
-def kernel_function(name):
+def kernel_function(name, reads=None):
+    """The migrate function of ``name``; with ``reads`` numba's linear path with those reads."""
     if name == "seed":
         return seed_kernel
+    if reads is not None:
+        from pstm.kernels.numba_kernel import linear
+
+        return lambda *args: linear.migrate(*args, permute=reads == "permute")
     from pstm.kernels.registry import get_kernel
 
     return get_kernel(name)
@@ -250,11 +265,15 @@ def main(argv=None):
     failed = False
     for spec in specs:
         name, switches = parse_kernel(spec)
+        reads = switches.pop("reads", None)
+        if reads is not None and params.interpolation != "linear":
+            raise SystemExit(f"{spec}: reads= selects the reads of the linear path; --interpolation is "
+                             f"{params.interpolation}")
         kparams = replace(params, **switches)
         if name == "seed" and kparams.interpolation != "linear":
             print(f"note: the seed-style kernel is linear only; skipped for {kparams.interpolation}", file=sys.stderr)
             continue
-        fn = kernel_function(name)
+        fn = kernel_function(name, reads)
         dtype = np.float64 if name in ("seed", "reference") else np.float32
         image, count, seconds, times, cpu_seconds = run_one(fn, dtype, traces, pillars, kparams, args.repeats, warmup_traces)
         cps = count / seconds if seconds > 0 else float("inf")
@@ -267,7 +286,8 @@ def main(argv=None):
             "ratio_to_seed": (float(f"{cps / seed_cps:.4g}") if seed_cps else None),
             "tile": args.tile, "threads": threads, "times": [round(t, 4) for t in times],
             "cpu_seconds": round(cpu_seconds, 4), "load_average": round(os.getloadavg()[0], 2),
-            **describe(), "kernel_path": kernel_path(name) if name in KERNELS else name,
+            **describe(), "kernel_path": (kernel_path(name) if name in KERNELS else name) if reads is None else
+            f"linear/{reads}",
         }
         if not args.no_check:
             if kparams.interpolation not in base:

@@ -8,8 +8,9 @@ the LLVM IR of every compiled function (``Dispatcher.inspect_llvm``) and prints
 one JSON object: the compile target, the functions inspected, and for each
 function the ``llvm.x86.*`` intrinsics it names.
 
-``--permute`` also runs the multi-tap path with the AVX-512 register-permute
-reads forced on (a positive control: their IR must name the AVX-512 permute).
+``--permute`` also runs the register-permute reads of both paths forced on for
+every method, where the target has AVX2 (a positive control: their IR must
+name the permute of the target's instruction set).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def _run(params: KernelParams, traces, pillars, permute=None) -> None:
     if permute is None:
         migrate(traces, pillars, params, image, fold)
     else:
-        taps.migrate(traces, pillars, params, image, fold, permute=permute)
+        path = linear if params.interpolation == "linear" and params.antialias == "none" else taps
+        path.migrate(traces, pillars, params, image, fold, permute=permute)
 
 
 def main() -> None:
@@ -53,7 +55,10 @@ def main() -> None:
     cases += [KernelParams(aperture_max_m=800.0, stretch_mute=0.5)]  # general
     for params in cases:
         _run(params, traces, pillars)
-    if permute:
+    target = compile_target()
+    if permute and target.avx2:
+        for fast_sqrt in (False, True):
+            _run(KernelParams(aperture_max_m=800.0, fast_sqrt=fast_sqrt), traces, pillars, permute=True)
         for kw in TAP_CASES.values():
             _run(KernelParams(aperture_max_m=800.0, **kw), traces, pillars, permute=True)
     components.measure_components(traces, pillars, KernelParams(aperture_max_m=800.0), repeats=1)
@@ -63,8 +68,9 @@ def main() -> None:
         for name, value in vars(module).items():
             if isinstance(value, Dispatcher):
                 dispatchers[f"{module.__name__}.{name}"] = value
-    for key, value in taps._KERNELS.items():
-        dispatchers[f"{taps.__name__}.kernel{key}"] = value
+    for module in (linear, taps):
+        for key, value in module._KERNELS.items():
+            dispatchers[f"{module.__name__}.kernel{key if isinstance(key, tuple) else (key,)}"] = value
     found = {}
     inspected = []
     for name, dispatcher in sorted(dispatchers.items()):
@@ -73,8 +79,7 @@ def main() -> None:
             names = sorted(set(X86_INTRINSIC.findall(llvm_ir)))
             if names:
                 found[f"{name}{signature}"] = names
-    target = compile_target()
-    print(json.dumps({"cpu": target.cpu, "features": target.features, "avx512": target.avx512,
+    print(json.dumps({"cpu": target.cpu, "features": target.features, "avx512": target.avx512, "avx2": target.avx2,
                       "inspected": inspected, "x86_intrinsics": found}))
 
 

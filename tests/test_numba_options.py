@@ -11,8 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import pillar_block, random_traces, run_kernel
+from conftest import assert_matches_reference, pillar_block, random_traces, run_kernel
 from pstm.kernels.common import KernelParams
+from pstm.kernels.numba_kernel import linear
+from pstm.kernels.numba_kernel.target import compile_target
 
 #: float32 kernels agree with the float64 reference to this fraction of max|image|.
 TOLERANCE_F32 = 1e-4
@@ -71,6 +73,39 @@ def test_switches_with_full_taper_and_late_first_sample(taper, t_first):
         assert ref_count > 0
         assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
         assert abs(count - ref_count) <= 1e-5 * ref_count + 2
+
+
+_NO_AVX2 = pytest.mark.skipif(not compile_target().avx2,
+                              reason=f"numba compiles for {compile_target().cpu!r} ({compile_target().instruction_set}),"
+                                     " without AVX2: the linear path's permute reads cannot run here")
+
+
+@pytest.mark.parametrize("permute", [pytest.param(False, id="portable"),
+                                     pytest.param(True, id="permute", marks=_NO_AVX2)])
+@pytest.mark.parametrize("output_dt_ratio", [1, 3])
+def test_linear_reads_match_reference(permute, output_dt_ratio):
+    """Both reads of the linear path against the reference, whatever the target would choose.
+
+    With the output sampled three times as coarsely as the input, eight output samples read up to ~21 input
+    samples apart, beyond the permute reads' 16-sample window: those chunks take the lane-by-lane reads.
+    """
+    traces = random_traces(n_traces=700, n_samples=180, seed=21)
+    pillars = pillar_block(4, 3, n_times=180 // output_dt_ratio, dt_s=0.004 * output_dt_ratio)
+    params = KernelParams(aperture_max_m=1000.0)
+    ref, ref_fold, _ = run_kernel("reference", traces, pillars, params)
+    image = np.zeros((pillars.n_pillars, pillars.n_times), np.float32)
+    fold = np.zeros_like(image)
+    linear.migrate(traces, pillars, params, image, fold, permute=permute)
+    assert_matches_reference(image, ref, fold, ref_fold)
+
+
+@pytest.mark.skipif(compile_target().avx2, reason="the target has AVX2: the permute reads are tested instead")
+def test_permute_reads_refused_without_avx2():
+    traces = random_traces(n_traces=50, n_samples=60, seed=2)
+    pillars = pillar_block(2, 2, n_times=50)
+    image = np.zeros((pillars.n_pillars, pillars.n_times), np.float32)
+    with pytest.raises(ValueError, match="need AVX2"):
+        linear.migrate(traces, pillars, KernelParams(), image, np.zeros_like(image), permute=True)
 
 
 def test_deterministic_across_thread_counts(survey):

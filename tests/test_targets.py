@@ -1,8 +1,9 @@
 """The numba kernels compile for every CPU: no instruction-set intrinsic outside code built for that target.
 
-The register-permute reads of the multi-tap path use an AVX-512 intrinsic; a
-kernel compiled for a CPU without AVX-512 (or for arm64) must not contain it,
-or LLVM aborts the process there.  These tests compile every path of the numba
+The register-permute reads use instruction-set intrinsics (AVX2's
+``vpermps``, AVX-512's ``vpermt2ps``); a kernel compiled for a CPU without
+that instruction set (or for arm64) must not contain it, or LLVM aborts the
+process there.  These tests compile every path of the numba
 kernel for the baseline x86-64 target (``NUMBA_CPU_NAME=generic``) in a fresh
 process and read its LLVM IR, so a change that lets an intrinsic leak into
 portable code fails on every machine, not only on the next one without
@@ -39,7 +40,7 @@ def test_generic_target_compiles_no_x86_intrinsic(tmp_path):
     # Every path was compiled and inspected: the linear, multi-tap (one kernel per mode and tap count) and
     # general paths.
     inspected = " ".join(report["inspected"])
-    for name in ("linear._migrate", "taps.kernel", "general._migrate", "components._ablation"):
+    for name in ("linear.kernel", "taps.kernel", "general._migrate", "components._ablation"):
         assert name in inspected, f"{name} was not compiled: {report['inspected']}"
     assert sum("taps.kernel" in f for f in report["inspected"]) >= 6
     assert _chosen_intrinsics(report) == {}
@@ -55,11 +56,26 @@ def _chosen_intrinsics(report: dict) -> dict:
     return out
 
 
-def test_only_the_avx512_leaf_names_an_instruction_set():
-    """Hand-written IR names an x86 intrinsic only in the AVX-512 leaf (which refuses other targets)."""
+def test_only_the_leaves_name_an_instruction_set():
+    """Hand-written IR names an x86 intrinsic only in the two leaves (each refuses other targets)."""
     kernels = Path(__file__).resolve().parents[1] / "pstm" / "kernels"
     naming = sorted(p.relative_to(kernels).as_posix() for p in kernels.rglob("*.py") if "llvm.x86" in p.read_text())
-    assert naming == ["numba_kernel/taps_avx512.py"]
+    assert naming == ["numba_kernel/linear_avx2.py", "numba_kernel/taps_permute.py"]
+
+
+@pytest.mark.skipif(not compile_target().avx2,
+                    reason=f"this host compiles for {compile_target().cpu!r} without AVX2: the AVX2 permute reads "
+                           "cannot run here (the portable loop is tested instead)")
+def test_avx2_target_compiles_the_avx2_permute_reads(tmp_path):
+    """Positive control: compiled for haswell (AVX2, no AVX-512) the scan finds ``vpermps`` in the kernels that
+    read by permutes (linear and multi-tap), and no other intrinsic anywhere."""
+    report = _probe(tmp_path, "haswell", "--permute")
+    assert report["avx2"] and not report["avx512"]
+    chosen = _chosen_intrinsics(report)
+    permuting = [f for f in report["inspected"] if "linear.kernel(True,)" in f or
+                 ("taps.kernel" in f and ", True)" in f)]
+    assert sum("taps.kernel" in f for f in permuting) >= 6, report["inspected"]
+    assert chosen == {f: ["llvm.x86.avx2.permps"] for f in permuting}, chosen
 
 
 @pytest.mark.skipif(not compile_target().avx512,
@@ -72,8 +88,10 @@ def test_avx512_target_compiles_the_permute_reads(tmp_path):
     chosen = _chosen_intrinsics(report)
     permuting = [f for f in report["inspected"] if "taps.kernel" in f and ", True)" in f]
     assert len(permuting) >= 6
-    assert sorted(chosen) == sorted(permuting), "the AVX-512 permute is missing, or outside the permute kernels"
-    assert all(names == ["llvm.x86.avx512.vpermi2var.ps.512"] for names in chosen.values()), chosen
+    linear_permuting = [f for f in report["inspected"] if "linear.kernel(True,)" in f]
+    assert sorted(chosen) == sorted(permuting + linear_permuting), "a permute is missing, or outside its kernels"
+    assert all(chosen[f] == ["llvm.x86.avx512.vpermi2var.ps.512"] for f in permuting), chosen
+    assert all(chosen[f] == ["llvm.x86.avx2.permps"] for f in linear_permuting), chosen
 
 
 @pytest.mark.parametrize("target,avx512,label", [

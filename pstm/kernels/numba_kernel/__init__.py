@@ -5,13 +5,15 @@
 :func:`choose_path` from the imaging options:
 
 * ``linear`` (:mod:`~pstm.kernels.numba_kernel.linear`): float32, linear
-  interpolation with the dip aperture, isotropic, no extended option;
+  interpolation with the dip aperture, isotropic, no extended option; its
+  reads are the portable loop on every target, or the AVX2 register permutes
+  of the leaf :mod:`~pstm.kernels.numba_kernel.linear_avx2` where the compile
+  target has AVX2 (:mod:`~pstm.kernels.numba_kernel.target`);
 * ``taps`` (:mod:`~pstm.kernels.numba_kernel.taps`): float32, every other
   interpolation method and triangle anti-aliasing when no other extended
-  option is on; its reads are the portable ones on every target, plus the
-  register-permute reads of the AVX-512 leaf
-  (:mod:`~pstm.kernels.numba_kernel.taps_avx512`) where the compile target has
-  AVX-512 (:mod:`~pstm.kernels.numba_kernel.target`);
+  option is on; its reads are the portable ones on every target, or the
+  register permutes of the leaf :mod:`~pstm.kernels.numba_kernel.taps_permute`
+  where the compile target has AVX2 (AVX-512 included);
 * ``general`` (:mod:`~pstm.kernels.numba_kernel.general`): float64, every
   option of the reference kernel.
 
@@ -58,11 +60,12 @@ def uses_taps_path(params: KernelParams, pillars: PillarSet | None = None) -> bo
     return choose_path(params, pillars) == "taps"
 
 
-def path_label(path: str) -> str:
-    """``path`` with the instruction set its code was compiled for, e.g. ``taps/avx512`` or ``linear/avx2``."""
-    target = compile_target()
-    reads = "avx512" if path == "taps" and target.avx512 else target.instruction_set
-    return f"{path}/{reads}"
+def path_label(path: str, params: KernelParams | None = None) -> str:
+    """``path`` with the instruction set its code was compiled for and, where the register permutes read the
+    traces, ``+permute``: e.g. ``taps/avx512+permute``, ``linear/avx2+permute``, ``taps/sse2``."""
+    permuting = {"linear": lambda: linear.uses_permute_reads(),
+                 "taps": lambda: params is not None and taps.uses_permute_reads(params)}.get(path, lambda: False)()
+    return f"{path}/{compile_target().instruction_set}{'+permute' if permuting else ''}"
 
 
 def last_path() -> str | None:
@@ -96,6 +99,6 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
         Contributions summed.
     """
     path = choose_path(params, pillars)
-    _last.path = path_label(path)
+    _last.path = path_label(path, params)
     module = {"linear": linear, "taps": taps, "general": general}[path]
     return module.migrate(traces, pillars, params, image, fold, progress=progress, **angle_gathers)

@@ -65,9 +65,11 @@ from pstm.kernels.common import (
     pillar_ranges,
     taper_and_weight_coefficients,
 )
+from pstm.kernels.numba_kernel import linear_avx2 as avx2
+from pstm.kernels.numba_kernel.target import compile_target
 
 #: Bumped whenever the numerical behaviour of this kernel changes (reruns tiles).
-KERNEL_VERSION = "numba-3"
+KERNEL_VERSION = "numba-4"
 
 _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
@@ -271,96 +273,140 @@ def _block_outside_aperture(bbox, b, x0, y0, amax):
     return ddx * ddx + ddy * ddy > amax * amax
 
 
-@njit(parallel=True, **_JIT)
-def _migrate(pairs64, mx, my, sx, sy, rx, ry, blocks, bbox,
-             px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
-             t_lo, inv_dt, t_hi, use_window, fast_sqrt, n_chunks, acc, cnt):
-    n_pillars = px.shape[0]
-    n_times = acc.shape[1] - CHUNK
-    n_blocks = blocks.shape[0] - 1
-    f_max = np.float32(pairs64.shape[1] - 1)
-    f_lo = t_lo * inv_dt
-    t_min = max(t_lo, np.float32(0.0))
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    # Weight factors r = 1/t raised to wpow (0, 1 or 2) without branches: (1 + g * (r - 1)) is r or 1.
-    g1 = np.float32(1.0) if wpow >= 1 else np.float32(0.0)
-    g2 = np.float32(1.0) if wpow >= 2 else np.float32(0.0)
-    n_times32 = np.int32(n_times)
-    max_block = _largest_block(blocks)
-    # One parallel region: chunk c owns pillars [p_begin, p_end) and walks every block of
-    # traces over all of them, so a block stays in its L2 while its pillars read it.
-    for c in prange(n_chunks):
-        p_begin = c * n_pillars // n_chunks
-        p_end = (c + 1) * n_pillars // n_chunks
-        # Per-pair set-up of one (pillar, block), computed for all traces of the block in one vector pass.
-        w_i0 = np.empty(max_block, np.int32)
-        w_i1 = np.empty(max_block, np.int32)
-        w_ite = np.empty(max_block, np.int32)
-        w_dist = np.empty(max_block, np.float32)
-        w_ds2 = np.empty(max_block, np.float32)
-        w_dr2 = np.empty(max_block, np.float32)
-        for b in range(n_blocks):
-            tb0 = blocks[b]
-            tb1 = blocks[b + 1]
-            for p in range(p_begin, p_end):
-                x0 = px[p]
-                y0 = py[p]
-                amax = a_max[p]
-                if _block_outside_aperture(bbox, b, x0, y0, amax):
-                    continue
-                pu = np.uint64(p)
-                # Pass 1 (vectorized over the block's traces): distance, leg lengths and the window.
-                _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, end_tab, taper_tab,
-                            inv_step, use_window, n_times32, w_i0, w_i1, w_ite, w_dist, w_ds2, w_dr2)
-                # Pass 2: the sample loops of the pairs with a window.
-                for k in range(tb1 - tb0):
-                    i0 = np.int64(w_i0[k])
-                    i1 = np.int64(w_i1[k])
-                    if i1 <= i0:
+def _make_kernel(permute: bool):
+    """The parallel sample loop, with the reads compiled for one target.
+
+    ``permute``: the AVX2 register-permute reads of :mod:`~pstm.kernels.numba_kernel.linear_avx2`, eight
+    output samples a call, from plain zero-padded trace rows (``samples`` float32, one row per trace);
+    else the portable loop, one 64-bit gather of an amplitude pair per sample (``samples`` uint64), which
+    LLVM vectorizes for whatever the target has.  ``permute`` is a closure constant: the branch not taken
+    is not compiled, so no other target's kernel holds the intrinsic.
+    """
+    PERMUTE = bool(permute)
+
+    def _migrate(samples, mx, my, sx, sy, rx, ry, blocks, bbox,
+                     px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
+                     t_lo, inv_dt, t_hi, use_window, fast_sqrt, n_chunks, acc, cnt):
+        n_pillars = px.shape[0]
+        n_times = acc.shape[1] - CHUNK
+        n_blocks = blocks.shape[0] - 1
+        # The last pair of a trace (the portable loop) or its sample in the padded row (``PERMUTE``).
+        f_max = np.float32(samples.shape[1] - 1 - (avx2.ROW_SLACK if PERMUTE else 0))
+        f_lo = t_lo * inv_dt
+        t_min = max(t_lo, np.float32(0.0))
+        zero = np.float32(0.0)
+        one = np.float32(1.0)
+        # Weight factors r = 1/t raised to wpow (0, 1 or 2) without branches: (1 + g * (r - 1)) is r or 1.
+        g1 = np.float32(1.0) if wpow >= 1 else np.float32(0.0)
+        g2 = np.float32(1.0) if wpow >= 2 else np.float32(0.0)
+        n_times32 = np.int32(n_times)
+        max_block = _largest_block(blocks)
+        if PERMUTE:  # flat views and the scalars of the AVX2 leaf
+            rows = samples.reshape(-1)
+            row_len = np.int64(samples.shape[1])
+            n_cols = np.int64(acc.shape[1])
+            h2f, s2f, wcf, tqf, apf = h2.reshape(-1), s2.reshape(-1), wc.reshape(-1), tq.reshape(-1), ap.reshape(-1)
+            accf, cntf = acc.reshape(-1), cnt.reshape(-1)
+            scal = np.empty(8, np.float32)
+            scal[0], scal[1], scal[2], scal[3] = inv_dt, f_lo, f_max, t_min
+            scal[4], scal[5], scal[6], scal[7] = t_hi, g1, g2, taper_c
+        # One parallel region: chunk c owns pillars [p_begin, p_end) and walks every block of
+        # traces over all of them, so a block stays in its L2 while its pillars read it.
+        for c in prange(n_chunks):
+            p_begin = c * n_pillars // n_chunks
+            p_end = (c + 1) * n_pillars // n_chunks
+            # Per-pair set-up of one (pillar, block), computed for all traces of the block in one vector pass.
+            w_i0 = np.empty(max_block, np.int32)
+            w_i1 = np.empty(max_block, np.int32)
+            w_ite = np.empty(max_block, np.int32)
+            w_dist = np.empty(max_block, np.float32)
+            w_ds2 = np.empty(max_block, np.float32)
+            w_dr2 = np.empty(max_block, np.float32)
+            for b in range(n_blocks):
+                tb0 = blocks[b]
+                tb1 = blocks[b + 1]
+                for p in range(p_begin, p_end):
+                    x0 = px[p]
+                    y0 = py[p]
+                    amax = a_max[p]
+                    if _block_outside_aperture(bbox, b, x0, y0, amax):
                         continue
-                    i_taper_end = np.int64(w_ite[k])
-                    dist = w_dist[k]
-                    ds2 = w_ds2[k]
-                    dr2 = w_dr2[k]
-                    tr = tb0 + k
-                    tu = np.uint64(tr)
-                    # Part A, [i0, a_end): samples whose taper or aperture test can bite; whole chunks.
-                    a_end = i0 + (min(i_taper_end, i1) - i0 + CHUNK - 1) // CHUNK * CHUNK
-                    i0u = np.uint64(i0)
-                    for ii in range(np.uint64(a_end - i0)):
-                        i = i0u + ii
-                        hh = h2[pu, i]
-                        ss = s2[pu, i]
-                        t = _dsr(hh, ss, ds2, dr2, fast_sqrt)
-                        f = min(max(t * inv_dt - f_lo, zero), f_max)
-                        k = np.uint32(f)
-                        w = f - np.float32(k)
-                        v = pairs64[tu, k]
-                        amp = _lo_f32(v) + w * _hi_f32(v)
-                        x = min(max(dist * tq[pu, i] - taper_c, zero), one)
-                        r = one / t
-                        wt = wc[pu, i] * _taper_poly(x) * (one + g1 * (r - one)) * (one + g2 * (r - one))
-                        ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
-                        acc[pu, i] += amp * wt if ok else zero
-                        cnt[pu, i] += one if ok else zero
-                    # Part B, [a_end, i1): taper 1 and aperture passed for every sample; whole chunks.
-                    if i1 > a_end:
-                        b0u = np.uint64(a_end)
-                        n_b = np.uint64((i1 - a_end + CHUNK - 1) // CHUNK * CHUNK)
-                        for ii in range(n_b):
-                            i = b0u + ii
-                            t = _dsr(h2[pu, i], s2[pu, i], ds2, dr2, fast_sqrt)
-                            f = min(max(t * inv_dt - f_lo, zero), f_max)
-                            k = np.uint32(f)
-                            w = f - np.float32(k)
-                            v = pairs64[tu, k]
-                            amp = _lo_f32(v) + w * _hi_f32(v)
-                            r = one / t
-                            wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
-                            ok = (t > t_min) & (t < t_hi)
-                            acc[pu, i] += amp * wt if ok else zero
-                            cnt[pu, i] += one if ok else zero
+                    pu = np.uint64(p)
+                    # Pass 1 (vectorized over the block's traces): distance, leg lengths and the window.
+                    _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, end_tab, taper_tab,
+                                inv_step, use_window, n_times32, w_i0, w_i1, w_ite, w_dist, w_ds2, w_dr2)
+                    # Pass 2: the sample loops of the pairs with a window.
+                    for k in range(tb1 - tb0):
+                        i0 = np.int64(w_i0[k])
+                        i1 = np.int64(w_i1[k])
+                        if i1 <= i0:
+                            continue
+                        i_taper_end = np.int64(w_ite[k])
+                        dist = w_dist[k]
+                        ds2 = w_ds2[k]
+                        dr2 = w_dr2[k]
+                        tr = tb0 + k
+                        tu = np.uint64(tr)
+                        # Part A, [i0, a_end): samples whose taper or aperture test can bite; whole chunks.
+                        # Part B, [a_end, i1): taper 1 and aperture passed for every sample; whole chunks.
+                        a_end = i0 + (min(i_taper_end, i1) - i0 + CHUNK - 1) // CHUNK * CHUNK
+                        if PERMUTE:
+                            roff = np.int64(tr) * row_len
+                            g0 = np.int64(p) * n_cols
+                            for j in range((a_end - i0) // avx2.LANES):
+                                avx2.sample_chunk(rows, roff, h2f, s2f, wcf, tqf, apf, accf, cntf,
+                                                  g0 + i0 + j * avx2.LANES, ds2, dr2, dist, scal, fast_sqrt, True)
+                            n_b = (i1 - a_end + CHUNK - 1) // CHUNK * CHUNK if i1 > a_end else 0
+                            for j in range(n_b // avx2.LANES):
+                                avx2.sample_chunk(rows, roff, h2f, s2f, wcf, tqf, apf, accf, cntf,
+                                                  g0 + a_end + j * avx2.LANES, ds2, dr2, dist, scal, fast_sqrt,
+                                                  False)
+                        else:
+                            i0u = np.uint64(i0)
+                            for ii in range(np.uint64(a_end - i0)):
+                                i = i0u + ii
+                                hh = h2[pu, i]
+                                ss = s2[pu, i]
+                                t = _dsr(hh, ss, ds2, dr2, fast_sqrt)
+                                f = min(max(t * inv_dt - f_lo, zero), f_max)
+                                k = np.uint32(f)
+                                w = f - np.float32(k)
+                                v = samples[tu, k]
+                                amp = _lo_f32(v) + w * _hi_f32(v)
+                                x = min(max(dist * tq[pu, i] - taper_c, zero), one)
+                                r = one / t
+                                wt = wc[pu, i] * _taper_poly(x) * (one + g1 * (r - one)) * (one + g2 * (r - one))
+                                ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
+                                acc[pu, i] += amp * wt if ok else zero
+                                cnt[pu, i] += one if ok else zero
+                            if i1 > a_end:
+                                b0u = np.uint64(a_end)
+                                n_b = np.uint64((i1 - a_end + CHUNK - 1) // CHUNK * CHUNK)
+                                for ii in range(n_b):
+                                    i = b0u + ii
+                                    t = _dsr(h2[pu, i], s2[pu, i], ds2, dr2, fast_sqrt)
+                                    f = min(max(t * inv_dt - f_lo, zero), f_max)
+                                    k = np.uint32(f)
+                                    w = f - np.float32(k)
+                                    v = samples[tu, k]
+                                    amp = _lo_f32(v) + w * _hi_f32(v)
+                                    r = one / t
+                                    wt = wc[pu, i] * (one + g1 * (r - one)) * (one + g2 * (r - one))
+                                    ok = (t > t_min) & (t < t_hi)
+                                    acc[pu, i] += amp * wt if ok else zero
+                                    cnt[pu, i] += one if ok else zero
+
+    return njit(parallel=True, **_JIT)(_migrate)
+
+
+_KERNELS = {}
+
+
+def _kernel(permute: bool):
+    """The compiled sample loop for ``permute`` (built once per process)."""
+    if permute not in _KERNELS:
+        _KERNELS[permute] = _make_kernel(permute)
+    return _KERNELS[permute]
 
 
 # --------------------------------------------------------------------------- driver
@@ -503,32 +549,52 @@ def prepare_tile(traces: TraceGather, pillars: PillarSet, params: KernelParams, 
     )
 
 
+def uses_permute_reads() -> bool:
+    """Whether this path reads by the AVX2 register permutes: whenever the compile target has AVX2, AVX-512
+    targets included (measured on Zen 4, the permutes beat the 16-lane gathers too; ``docs/performance.md``)."""
+    return compile_target().avx2
+
+
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
-            progress=None) -> int:
+            progress=None, permute: bool | None = None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
 
     ``image`` and ``fold`` are (n_pillars, n_times) arrays of float32 or float64;
     the kernel accumulates in float32.  With ``progress`` (a :class:`pstm.progress.PillarProgress`) the
     compiled loop runs on ranges of pillars after one preparation and reports after each; every
-    pillar's sum is the same as in one call.
+    pillar's sum is the same as in one call.  ``permute``: read by the AVX2 register permutes
+    (:mod:`~pstm.kernels.numba_kernel.linear_avx2`); ``None`` (the default) decides by
+    :func:`uses_permute_reads`, ``True`` on a target without AVX2 is a ``ValueError`` (nothing is
+    compiled), ``False`` takes the portable loop on any target.
     """
     if params.interpolation != "linear":
         raise ValueError(f"numba kernel: interpolation {params.interpolation!r} is not implemented")
+    if permute is None:
+        permute = uses_permute_reads()
+    elif permute and not compile_target().avx2:
+        target = compile_target()
+        raise ValueError(f"numba kernel: the register-permute reads of the linear path need AVX2; numba compiles "
+                         f"for {target.cpu!r} ({target.instruction_set})")
     prep = prepare_tile(traces, pillars, params, np.int32)
     if prep is None:
         return 0
     n_times = pillars.n_times
     amplitudes = np.ascontiguousarray(traces.amplitudes, np.float32)
-    pairs64 = np.empty((prep.keep.size, traces.n_samples + 2), np.uint64)
-    _build_pairs(amplitudes, prep.keep.astype(np.int64), pairs64.view(np.float32))
+    if permute:
+        samples = np.zeros((prep.keep.size, traces.n_samples + 2 + avx2.ROW_SLACK), np.float32)
+        samples[:, 1:traces.n_samples + 1] = amplitudes[prep.keep]
+    else:
+        samples = np.empty((prep.keep.size, traces.n_samples + 2), np.uint64)
+        _build_pairs(amplitudes, prep.keep.astype(np.int64), samples.view(np.float32))
+    kernel = _kernel(permute)
     acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
     cnt = np.zeros_like(acc)
     for p in pillar_ranges(pillars.n_pillars, progress):
         # A few pillar chunks per thread, handed out dynamically: robust when other processes share the cores.
         n_chunks = max(1, min(CHUNKS_PER_THREAD * numba.get_num_threads(), p.stop - p.start))
         with numba.parallel_chunksize(1):
-            _migrate(
-                pairs64, *prep.geometry_args(p), prep.wcoef_pad[p], prep.power, prep.start_tab[p], prep.end_tab[p],
+            kernel(
+                samples, *prep.geometry_args(p), prep.wcoef_pad[p], prep.power, prep.start_tab[p], prep.end_tab[p],
                 prep.taper_tab[p], np.float32(1.0 / prep.step), np.float32(prep.t_lo), np.float32(1.0 / traces.dt_s),
                 np.float32(prep.t_hi), bool(params.sample_window), bool(params.fast_sqrt), n_chunks, acc[p], cnt[p],
             )

@@ -31,12 +31,13 @@ window is walked in chunks of 16 samples (the AVX-512 float32 width):
    a row of a weight table of :data:`TABLE_STEPS` + 1 rows read with linear
    interpolation between rows (error below 5e-7), or of hat weights, written
    as generic LLVM vector IR (:mod:`pstm.kernels.numba_kernel.vector_ir`), so
-   LLVM cannot turn them into gathers.  On a target with AVX-512, chunks whose
-   valid lanes read within a 32-sample window take the register-permute reads
-   of :mod:`pstm.kernels.numba_kernel.taps_avx512` instead (16 lanes at once,
-   no gathers).  Which of the two is compiled is a constant of each kernel
+   LLVM cannot turn them into gathers.  On targets with AVX2 (AVX-512
+   included: :func:`uses_permute_reads`), chunks whose valid lanes read within
+   a 32-sample window take the register-permute reads of
+   :mod:`pstm.kernels.numba_kernel.taps_permute` instead (16 lanes at once, no
+   gathers).  Which of the two is compiled is a constant of each kernel
    (``permute`` in :func:`_make_kernel`), chosen from the compile target, never
-   a run-time flag: no other target ever compiles an AVX-512 intrinsic.
+   a run-time flag: no other target ever compiles an x86 intrinsic.
 3. *Phase 3*, vectorized: ``image += sum * weight``, ``fold += valid``.
 
 One kernel is compiled per mode, tap count, method and read (closure constants), so
@@ -83,7 +84,7 @@ from numba.extending import intrinsic
 from pstm.kernels.common import KernelParams, PillarSet, TraceGather, pillar_ranges
 from pstm.kernels.interpolation import PAD as REF_PAD
 from pstm.kernels.interpolation import TAPS, tap_weights_fast
-from pstm.kernels.numba_kernel import taps_avx512 as avx512
+from pstm.kernels.numba_kernel import taps_permute as permute_reads
 from pstm.kernels.numba_kernel.linear import (
     CHUNKS_PER_THREAD,
     _block_outside_aperture,
@@ -97,7 +98,7 @@ from pstm.kernels.numba_kernel.target import compile_target
 from pstm.kernels.numba_kernel.vector_ir import is_f32_array, load_vec, reduce_add, splat, vec_intrinsic
 
 #: Bumped whenever the numerical behaviour of this path changes (reruns tiles).
-KERNEL_VERSION = "numba-taps-2"
+KERNEL_VERSION = "numba-taps-3"
 
 _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
@@ -231,7 +232,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
     MODE = mode
     PCODE = pcode
     PERMUTE = bool(permute)
-    PH1 = avx512.first_tap_offset(pcode)  # first polynomial tap sits at k - PH1
+    PH1 = permute_reads.first_tap_offset(pcode)  # first polynomial tap sits at k - PH1
     NT = n_taps
     HALF = n_taps // 2
     HM1 = HALF - 1  # tap 0 sits at floor(f) - HM1
@@ -382,18 +383,18 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                                         buf[np.uint64(2 * CHUNK) + l] = u
                                         buf[np.uint64(3 * CHUNK) + l] = wt * il if ok else zero
                             # phase 2, the reads: on AVX-512 targets a chunk whose valid lanes read within a
-                            # 32-sample window takes the register-permute reads (taps_avx512); every other chunk,
+                            # 32-sample window takes the register-permute reads (taps_permute); every other chunk,
                             # and every chunk on other targets, one contribution at a time, SIMD over the taps.
                             # PERMUTE is a compile-time constant: the branch not taken is not compiled.
                             if MODE == _MODE_TABLE:
                                 info_t = np.int64(-2)
                                 if PERMUTE:
-                                    info_t = avx512.chunk_info(buf)
+                                    info_t = permute_reads.chunk_info(buf)
                                     if info_t == -1:
                                         continue  # no valid lane in this chunk
                                     if info_t >= 0:
-                                        kbt = (info_t >> 6) - avx512.PERM_MARGIN
-                                        avx512.poly_chunk(amp, trow + np.uint64(kbt - PH1), buf, kbt, PCODE)
+                                        kbt = (info_t >> 6) - permute_reads.PERM_MARGIN
+                                        permute_reads.poly_chunk(amp, trow + np.uint64(kbt - PH1), buf, kbt, PCODE)
                                 if info_t < 0:
                                     for la in range(CHUNK):
                                         sta = trow + np.uint64(np.int64(buf[la]) - HM1)
@@ -403,12 +404,12 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                                                                          pos - np.float32(ja), NT)
                             elif MODE == _MODE_NEAREST:
                                 if PERMUTE:
-                                    info_n = avx512.chunk_info(buf)
+                                    info_n = permute_reads.chunk_info(buf)
                                     if info_n == -1:
                                         continue  # no valid lane in this chunk
                                     if info_n >= 0:
-                                        kbn = (info_n >> 6) - avx512.PERM_MARGIN
-                                        if avx512.nearest_chunk(amp, trow + np.uint64(kbn), buf, kbn, tie_eps) == 0:
+                                        kbn = (info_n >> 6) - permute_reads.PERM_MARGIN
+                                        if permute_reads.nearest_chunk(amp, trow + np.uint64(kbn), buf, kbn, tie_eps) == 0:
                                             _accumulate(acc, cnt, pu * np.uint64(acc_row) + icu, buf)
                                             continue
                                 for ln in range(CHUNK):
@@ -423,26 +424,26 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                             else:
                                 done = False
                                 if PERMUTE:
-                                    info = avx512.chunk_info(buf)
+                                    info = permute_reads.chunk_info(buf)
                                     if info == -1:
                                         continue  # no valid lane in this chunk
                                     if info >= 0:
-                                        kbase = (info >> 6) - avx512.PERM_MARGIN
+                                        kbase = (info >> 6) - permute_reads.PERM_MARGIN
                                         ntap = info & 63
                                         if ntap == 4:
-                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 1), buf, kbase, 4)
+                                            permute_reads.hat_chunk(amp, trow + np.uint64(kbase - 1), buf, kbase, 4)
                                             done = True
                                         elif NT >= 8 and ntap == 6:
-                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 2), buf, kbase, 6)
+                                            permute_reads.hat_chunk(amp, trow + np.uint64(kbase - 2), buf, kbase, 6)
                                             done = True
                                         elif NT >= 8 and ntap == 8:
-                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 3), buf, kbase, 8)
+                                            permute_reads.hat_chunk(amp, trow + np.uint64(kbase - 3), buf, kbase, 8)
                                             done = True
                                         elif NT >= 16 and ntap == 16:
-                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 7), buf, kbase, 16)
+                                            permute_reads.hat_chunk(amp, trow + np.uint64(kbase - 7), buf, kbase, 16)
                                             done = True
                                         elif NT >= 32 and ntap == 32:
-                                            avx512.hat_chunk(amp, trow + np.uint64(kbase - 15), buf, kbase, 32)
+                                            permute_reads.hat_chunk(amp, trow + np.uint64(kbase - 15), buf, kbase, 32)
                                             done = True
                                 if not done:
                                     for lh in range(CHUNK):
@@ -517,23 +518,36 @@ def handles(params: KernelParams, pillars: PillarSet | None = None) -> bool:
 
 # --------------------------------------------------------------------------- driver
 
+def uses_permute_reads(params: KernelParams) -> bool:
+    """Whether the multi-tap reads of ``params`` take the register permutes on this compile target: on every
+    target with AVX2 (AVX-512 included), for every method.
+
+    Measured with ``benchmarks/interpolation_cost.py`` compiled for haswell on a Zen 4 host (one thread, cost
+    per contribution over linear's): nearest 1.62, cubic 1.58, lanczos3 1.98, sinc8 2.18, sinc16 2.54,
+    triangle 2.10 with the permutes; without them nearest 2.51, cubic 2.0, lanczos3 2.28, sinc8 2.29,
+    sinc16 2.78, triangle 2.13-2.36 (two threads, the same machine).  ``params`` is where a future
+    per-method choice would look.
+    """
+    return compile_target().avx2
+
+
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,
             permute: bool | None = None, progress=None) -> int:
     """Add the Kirchhoff sum of ``traces`` into ``image`` (see :func:`pstm.kernels.reference.migrate`).
 
     For the options :func:`handles` accepts.  ``image`` and ``fold`` are
     (n_pillars, n_times) arrays of float32 or float64; the kernel accumulates in float32.
-    ``permute``: compile and use the AVX-512 register-permute reads; ``None`` (the default) decides by
-    :func:`pstm.kernels.numba_kernel.target.compile_target`, ``True`` on a target without AVX-512 is a
-    ``ValueError`` (nothing is compiled), ``False`` takes the portable reads on any target.  With
+    ``permute``: compile and use the register-permute reads; ``None`` (the default) decides by
+    :func:`uses_permute_reads`, ``True`` on a target without AVX2 is a ``ValueError`` (nothing is
+    compiled), ``False`` takes the portable reads on any target.  With
     ``progress`` the compiled loop runs on ranges of pillars after one preparation (as
     :func:`pstm.kernels.numba_kernel.linear.migrate`).
     """
     if permute is None:
-        permute = compile_target().avx512
-    elif permute and not compile_target().avx512:
+        permute = uses_permute_reads(params)
+    elif permute and not compile_target().avx2:
         target = compile_target()
-        raise ValueError(f"numba kernel: the register-permute reads need AVX-512; numba compiles for "
+        raise ValueError(f"numba kernel: the register-permute reads need AVX2 or AVX-512; numba compiles for "
                          f"{target.cpu!r} ({target.instruction_set})")
     if params.interpolation not in TAPS:
         raise ValueError(f"numba kernel: unknown interpolation {params.interpolation!r}; valid: {', '.join(TAPS)}")
@@ -587,7 +601,7 @@ def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image
     acc = np.zeros((pillars.n_pillars, n_times + CHUNK), np.float32)
     cnt = np.zeros_like(acc)
     f_off = traces.t_first_s / traces.dt_s - pad
-    pcode = avx512.POLY_CODES.get(params.interpolation, -1) if mode == _MODE_TABLE else -1
+    pcode = permute_reads.POLY_CODES.get(params.interpolation, -1) if mode == _MODE_TABLE else -1
     kernel = _kernel(mode, n_taps, pcode, bool(permute))
     f64 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
     px64 = f64(pillars.x)

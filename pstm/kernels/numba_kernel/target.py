@@ -4,7 +4,8 @@ numba compiles for the CPU it runs on unless ``NUMBA_CPU_NAME`` and
 ``NUMBA_CPU_FEATURES`` name another (``generic``: baseline x86-64 with SSE2;
 ``haswell`` with empty features: AVX2 and FMA, no AVX-512).  Code that uses an
 instruction set's own intrinsics (the AVX-512 register-permute reads of
-:mod:`pstm.kernels.numba_kernel.taps_avx512`) is compiled only when
+:mod:`pstm.kernels.numba_kernel.taps_avx512`, the AVX2 ones of
+:mod:`pstm.kernels.numba_kernel.linear_avx2`) is compiled only when
 :func:`compile_target` says the target has that instruction set; the choice is
 a compile-time constant of each kernel, never a run-time flag, so no other
 target ever sees the intrinsic.  numba's cache keys every compiled kernel by
@@ -24,7 +25,8 @@ AVX512_CPU_NAMES = frozenset({
     "icelake-server", "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids",
     "graniterapids-d", "diamondrapids", "znver4", "znver5", "x86-64-v4",
 })
-#: LLVM CPU names with AVX2 but not AVX-512 (only for the label :attr:`CompileTarget.instruction_set`).
+#: LLVM CPU names with AVX2 but not AVX-512 (when numba is told a CPU name with empty features; a name
+#: missing here costs speed, never safety).
 AVX2_CPU_NAMES = frozenset({"haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake",
                             "arrowlake", "znver1", "znver2", "znver3", "x86-64-v3"})
 
@@ -60,6 +62,11 @@ class CompileTarget:
         if self.features:
             return "+avx512f" in self.features.split(",")
         return self.cpu in AVX512_CPU_NAMES
+
+    @property
+    def avx2(self) -> bool:
+        """Whether the target has AVX2 (every AVX-512 target has it too)."""
+        return self.instruction_set in ("avx2", "avx512")
 
     @property
     def instruction_set(self) -> str:

@@ -1,17 +1,22 @@
-"""AVX-512 leaf of the multi-tap path: the register-permute reads (``vpermt2ps``).
+"""Register-permute reads of the multi-tap path, for AVX-512 and for AVX2.
 
 Compiled into a kernel of :mod:`pstm.kernels.numba_kernel.taps` only when
-:func:`pstm.kernels.numba_kernel.target.compile_target` reports AVX-512F (a
-compile-time constant of the kernel, see ``taps._make_kernel``); every other
-target compiles the portable reads of ``taps`` instead and never sees
-``llvm.x86.avx512.*``.  As a second guard, each intrinsic here refuses to type
-for a target without AVX-512, so a future caller that forgets the choice fails
-to compile with that message instead of aborting inside LLVM.
+:func:`pstm.kernels.numba_kernel.target.compile_target` reports AVX2 or AVX-512
+and :func:`pstm.kernels.numba_kernel.taps.uses_permute_reads` chooses them for
+the method (a compile-time constant of the kernel, see ``taps._make_kernel``);
+every other target compiles the portable reads of ``taps`` instead and never
+sees ``llvm.x86.*``.  Which instructions read the window is chosen here when
+the IR is generated, from the compile target: :func:`_window_avx512` (one
+``vpermt2ps`` of two 16-sample registers) or :func:`_window_avx2` (per eight
+lanes, four ``vpermps`` of the four 8-sample registers and three selects).  As a
+second guard, each intrinsic refuses to type for a target without AVX2, so a
+future caller that forgets the choice fails to compile with that message
+instead of aborting inside LLVM.
 
 How the reads work: when every valid lane of a 16-sample chunk reads within
 32 samples of the first valid lane's sample (nearly always: the traveltime
 advances at most about one input sample per output sample), each tap of the
-16 lanes is one ``vpermt2ps`` of two registers loaded contiguously from the
+16 lanes is read from a 32-sample window loaded contiguously from the
 zero-padded trace: no gathers.  Tap weights are computed for the 16 lanes at
 once: per-tap polynomials in ``u`` (cubic exactly; lanczos3, sinc8, sinc16 by
 Chebyshev fits, error below 5e-7 of a weight) or the triangle's hat weights.
@@ -35,20 +40,57 @@ CHUNK = 16
 PERM_MARGIN = 4
 
 
-def _require_avx512() -> None:
-    """Refuse (at typing, before any code is generated) to compile the permute reads for another target."""
+def _require_permute() -> None:
+    """Refuse (at typing, before any code is generated) to compile the permute reads for a target without AVX2."""
     target = compile_target()
-    if not target.avx512:
-        raise TypingError(f"the register-permute reads need AVX-512F; numba compiles for {target.cpu!r} "
+    if not target.avx2:
+        raise TypingError(f"the register-permute reads need AVX2 or AVX-512; numba compiles for {target.cpu!r} "
                           f"({target.instruction_set}): use the portable reads of pstm.kernels.numba_kernel.taps")
 
 
-def _permute2(builder):
-    """Declaration of ``vpermt2ps`` on 16 floats (two-register variable permute)."""
+def _window_avx512(context, b, arrty, amp, off, lanes):
+    """AVX-512: element ``lanes[l]`` (0..31) of ``amp[off : off + 32]`` for 16 lanes: one ``vpermt2ps``."""
     vt = ir.VectorType(ir.FloatType(), CHUNK)
-    it = ir.VectorType(ir.IntType(32), CHUNK)
-    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, it, vt]),
+    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(vt, [vt, lanes.type, vt]),
                                           "llvm.x86.avx512.vpermi2var.ps.512")
+    lo = load_vec(context, b, arrty, amp, off, CHUNK)
+    hi = load_vec(context, b, arrty, amp, b.add(off, ir.Constant(off.type, CHUNK)), CHUNK)
+    return b.call(perm, [lo, lanes, hi])
+
+
+def _window_avx2(context, b, arrty, amp, off, lanes, half_offset):
+    """AVX2: element ``lanes[l]`` (0..31) of ``amp[off : off + 32]`` for 16 lanes, as two halves of eight.
+
+    Half h reads the 16-sample window ``amp[off + d_h : off + d_h + 16]`` (``d_0 = 0``, ``d_1 = half_offset``,
+    where its own first valid lane reads; :func:`chunk_info` checks that every valid lane fits its half's
+    window): two ``vpermps`` of its two 8-sample registers and one select by bit 3 of ``lanes[l] - d_h``.
+    """
+    i32 = ir.IntType(32)
+    it8 = ir.VectorType(i32, 8)
+    ft8 = ir.VectorType(ir.FloatType(), 8)
+    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(ft8, [ft8, it8]), "llvm.x86.avx2.permps")
+    seven = ir.Constant(it8, [7] * 8)
+    halves = []
+    for h, d in enumerate((None, half_offset)):
+        idx = b.shuffle_vector(lanes, lanes, ir.Constant(it8, list(range(8 * h, 8 * h + 8))))
+        start = off
+        if d is not None:
+            idx = b.sub(idx, splat(b, d, 8))
+            start = b.add(off, b.sext(d, off.type))
+        lo = load_vec(context, b, arrty, amp, start, 8)
+        hi = load_vec(context, b, arrty, amp, b.add(start, ir.Constant(off.type, 8)), 8)
+        halves.append(b.select(b.icmp_signed(">", idx, seven), b.call(perm, [hi, idx]), b.call(perm, [lo, idx])))
+    return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
+
+
+def _first_valid_of_half1(b, vbits, values, fallback):
+    """``values[l]`` of the first valid lane among lanes 8..15 (``vbits``: the 16 valid bits), else ``fallback``."""
+    i16 = ir.IntType(16)
+    high = b.lshr(vbits, ir.Constant(i16, 8))
+    cttz = cgutils.get_or_insert_function(b.module, ir.FunctionType(i16, [i16, ir.IntType(1)]), "llvm.cttz.i16")
+    lane = b.add(ir.Constant(i16, 8), b.call(cttz, [b.or_(high, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)]))
+    value = b.extract_element(values, lane)
+    return b.select(b.icmp_unsigned("!=", high, ir.Constant(i16, 0)), value, fallback)
 
 
 class _ChunkIR:
@@ -56,7 +98,7 @@ class _ChunkIR:
 
     For an intrinsic with arguments ``(amp, wstart, buf, kbase, ...)``: ``row(r)`` is ``buf[16 r : 16 r + 16]``,
     ``tap(m)`` the 16 lanes' samples ``amp[wstart + m + k_l - kbase]`` (one ``vpermt2ps`` of two contiguous
-    loads), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
+    loads, see :func:`_window_avx512` and :func:`_window_avx2`), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
     """
 
     def __init__(self, context, builder, sig, args):
@@ -65,7 +107,6 @@ class _ChunkIR:
         self.i64 = ir.IntType(64)
         self.buf = context.make_array(sig.args[2])(context, builder, args[2]).data
         self._lanes = None
-        self._perm = None
 
     def const(self, value):
         return ir.Constant(self.vt, [value] * CHUNK)
@@ -76,15 +117,19 @@ class _ChunkIR:
 
     def tap(self, m):
         b, (amp, wstart, _, kbase) = self.builder, self.args[:4]
+        avx512 = compile_target().avx512
         if self._lanes is None:  # k_l - kbase: each lane's element of the window
             i32 = ir.IntType(32)
             kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
             self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
-            self._perm = _permute2(b)
+            if not avx512:  # where the second half's window starts (see _window_avx2)
+                valid = b.bitcast(b.fcmp_ordered(">", self.row(4), self.const(0.5)), ir.IntType(16))
+                first = _first_valid_of_half1(b, valid, self._lanes, ir.Constant(i32, PERM_MARGIN))
+                self._half_offset = b.sub(first, ir.Constant(i32, PERM_MARGIN))
         off = b.add(wstart, ir.Constant(wstart.type, m))
-        lo = load_vec(self.context, b, self.sig.args[0], amp, off, CHUNK)
-        hi = load_vec(self.context, b, self.sig.args[0], amp, b.add(off, ir.Constant(wstart.type, CHUNK)), CHUNK)
-        return b.call(self._perm, [lo, self._lanes, hi])
+        if avx512:
+            return _window_avx512(self.context, b, self.sig.args[0], amp, off, self._lanes)
+        return _window_avx2(self.context, b, self.sig.args[0], amp, off, self._lanes, self._half_offset)
 
     def store_sums(self, value):
         ptr = self.builder.gep(self.buf, [ir.Constant(self.i64, 5 * CHUNK)])
@@ -96,8 +141,9 @@ def chunk_info(typingctx, buf):
     """Where the valid lanes of a chunk read, from vector masks (no reductions over floats).
 
     Returns -1 when no lane is valid; -2 when some valid lane's sample ``k`` lies outside
-    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (the
-    caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
+    ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (on AVX2: outside
+    ``[kb_h - PERM_MARGIN, kb_h - PERM_MARGIN + 16)`` with ``kb_h`` the first valid ``k`` of its half of
+    eight lanes; the caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
     cover every valid lane's half-length L (``2 * ceil(L) <= n``).
     """
     if not is_f32_array(buf):
@@ -127,9 +173,16 @@ def chunk_info(typingctx, buf):
             first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
             kb = builder.extract_element(kv, first)
             lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
-            hi = builder.fadd(lo, ir.Constant(f32, 31.0))
-            out = builder.or_(builder.fcmp_ordered("<", kv, splat(builder, lo, CHUNK)),
-                              builder.fcmp_ordered(">", kv, splat(builder, hi, CHUNK)))
+            if compile_target().avx512:  # one 32-sample window
+                lo_v = splat(builder, lo, CHUNK)
+                hi_v = builder.fadd(lo_v, ir.Constant(vt, [31.0] * CHUNK))
+            else:  # a 16-sample window per half of eight lanes, from the half's first valid lane
+                lo1 = builder.fsub(_first_valid_of_half1(builder, vbits, kv, kb), ir.Constant(f32, float(PERM_MARGIN)))
+                lo_v = builder.shuffle_vector(splat(builder, lo, CHUNK), splat(builder, lo1, CHUNK),
+                                              ir.Constant(ir.VectorType(ir.IntType(32), CHUNK),
+                                                          list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK))))
+                hi_v = builder.fadd(lo_v, ir.Constant(vt, [15.0] * CHUNK))
+            out = builder.or_(builder.fcmp_ordered("<", kv, lo_v), builder.fcmp_ordered(">", kv, hi_v))
             bad = builder.and_(bits(out), vbits)
             cls = ir.Constant(i64, 32)
             for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)):
@@ -146,7 +199,7 @@ def chunk_info(typingctx, buf):
 
 @intrinsic(prefer_literal=True)
 def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
-    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+    """Hat-filter tap sums of the 16 lanes of a chunk by register permutes (register permutes).
 
     Lane l (``k_l = buf[l]``, ``1/L = buf[16 + l]``, ``u_l = buf[32 + l]``) reads its tap m, m < nt, at
     sample ``k_l - (nt/2 - 1) + m``: element ``k_l - kbase`` of the 32-sample window
@@ -155,7 +208,7 @@ def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
     ``0 <= k_l - kbase < 32`` for every valid lane (others read garbage with weight 0).  Writes the 16
     sums to ``buf[80:96]``.
     """
-    _require_avx512()
+    _require_permute()
     if not (isinstance(nt, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
         return None
     n = nt.literal_value
@@ -224,14 +277,14 @@ def first_tap_offset(code: int) -> int:
 
 @intrinsic(prefer_literal=True)
 def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
-    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (AVX-512 ``vpermt2ps``).
+    """Tap sums of the 16 lanes of a chunk for a table method by register permutes (register permutes).
 
     Like :func:`hat_chunk`, with the method's own taps (``n`` of them, tap m at sample
     ``k_l - (n/2 - 1) + m``) and weights from per-tap polynomials in ``x = 2 u - 1`` (``u_l = buf[32 + l]``),
     evaluated for the 16 lanes at once, split into even and odd parts so that each pair of mirror taps
     costs one polynomial.  Writes the 16 sums to ``buf[80:96]``.
     """
-    _require_avx512()
+    _require_permute()
     if not (isinstance(code, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
         return None
     coeffs = _POLY[code.literal_value]
@@ -266,14 +319,14 @@ def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
 
 @intrinsic
 def nearest_chunk(typingctx, amp, wstart, buf, kbase, eps):
-    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (AVX-512 ``vpermt2ps``).
+    """Nearest-sample reads of the 16 lanes of a chunk by register permutes (register permutes).
 
     Lane l takes sample ``k_l`` or ``k_l + 1`` (``u_l >= 0.5``): element ``k_l - kbase`` of the windows
     ``amp[wstart:wstart + 32]`` and ``amp[wstart + 1:wstart + 33]`` (``wstart`` = ``kbase`` in the trace).
     Returns 1, writing nothing, when a valid lane has ``|u - 0.5| < eps`` (the caller settles
     those in float64); else writes the 16 values to ``buf[80:96]`` and returns 0.
     """
-    _require_avx512()
+    _require_permute()
     if not (is_f32_array(amp) and is_f32_array(buf)):
         return None
 
