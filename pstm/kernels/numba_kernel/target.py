@@ -3,9 +3,9 @@
 numba compiles for the CPU it runs on unless ``NUMBA_CPU_NAME`` and
 ``NUMBA_CPU_FEATURES`` name another (``generic``: baseline x86-64 with SSE2;
 ``haswell`` with empty features: AVX2 and FMA, no AVX-512).  Code that uses an
-instruction set's own intrinsics (the AVX-512 register-permute reads of
-:mod:`pstm.kernels.numba_kernel.taps_avx512`, the AVX2 ones of
-:mod:`pstm.kernels.numba_kernel.linear_avx2`) is compiled only when
+instruction set's own intrinsics (the register-permute reads of
+:mod:`pstm.kernels.numba_kernel.linear_avx2` and
+:mod:`pstm.kernels.numba_kernel.taps_permute`) is compiled only when
 :func:`compile_target` says the target has that instruction set; the choice is
 a compile-time constant of each kernel, never a run-time flag, so no other
 target ever sees the intrinsic.  numba's cache keys every compiled kernel by
