@@ -193,6 +193,19 @@ def test_each_read_matches_the_reference(method, permute):
     assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
 
 
+@pytest.mark.skipif(not PERMUTES, reason=NO_PERMUTES)
+@pytest.mark.parametrize("method", ["nearest", "sinc16", "triangle"])
+def test_permute_reads_with_coarser_output_sampling(method):
+    """Output sampled twice as coarsely as the input: eight lanes read up to 15 samples apart, past the AVX2
+    one-register windows, so the wider windows (or, beyond them, the lane-by-lane reads) take those chunks."""
+    traces = random_traces(n_traces=400, seed=13)
+    pillars = pillar_block(3, 3, n_times=75, dt_s=0.008)
+    params = KernelParams(aperture_max_m=1000.0, **METHODS[method])
+    ref, _, _ = run_kernel("reference", traces, pillars, params)
+    img, _, _ = _run_taps(traces, pillars, params, permute=True)
+    assert np.abs(img - ref).max() <= TOLERANCE_F32 * np.abs(ref).max()
+
+
 @pytest.mark.skipif(PERMUTES, reason="the target has AVX2: the permute reads are allowed")
 def test_permute_reads_refused_without_avx2():
     traces = random_traces(n_traces=20)

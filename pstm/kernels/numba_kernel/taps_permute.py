@@ -83,6 +83,32 @@ def _window_avx2(context, b, arrty, amp, off, lanes, half_offset):
     return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
 
 
+def _window_avx2_narrow(context, b, arrty, amp, off, lanes, offsets):
+    """AVX2, when each half's valid lanes read within eight samples of its first valid lane (nearly always):
+    half h takes element ``lanes[l] - d_h`` (0..7) of ``amp[off + d_h : off + d_h + 8]`` (``offsets`` = d_0, d_1),
+    one ``vpermps`` of one register."""
+    i32 = ir.IntType(32)
+    it8 = ir.VectorType(i32, 8)
+    ft8 = ir.VectorType(ir.FloatType(), 8)
+    perm = cgutils.get_or_insert_function(b.module, ir.FunctionType(ft8, [ft8, it8]), "llvm.x86.avx2.permps")
+    halves = []
+    for h, d in enumerate(offsets):
+        idx = b.sub(b.shuffle_vector(lanes, lanes, ir.Constant(it8, list(range(8 * h, 8 * h + 8)))), splat(b, d, 8))
+        reg = load_vec(context, b, arrty, amp, b.add(off, b.sext(d, off.type)), 8)
+        halves.append(b.call(perm, [reg, idx]))
+    return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
+
+
+def _first_valid_of_half0(b, vbits, values, fallback):
+    """``values[l]`` of the first valid lane among lanes 0..7 (``vbits``: the 16 valid bits), else ``fallback``."""
+    i16 = ir.IntType(16)
+    low = b.and_(vbits, ir.Constant(i16, 0xFF))
+    cttz = cgutils.get_or_insert_function(b.module, ir.FunctionType(i16, [i16, ir.IntType(1)]), "llvm.cttz.i16")
+    lane = b.call(cttz, [b.or_(low, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)])
+    value = b.extract_element(values, lane)
+    return b.select(b.icmp_unsigned("!=", low, ir.Constant(i16, 0)), value, fallback)
+
+
 def _first_valid_of_half1(b, vbits, values, fallback):
     """``values[l]`` of the first valid lane among lanes 8..15 (``vbits``: the 16 valid bits), else ``fallback``."""
     i16 = ir.IntType(16)
@@ -101,12 +127,50 @@ class _ChunkIR:
     loads, see :func:`_window_avx512` and :func:`_window_avx2`), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
     """
 
-    def __init__(self, context, builder, sig, args):
+    def __init__(self, context, builder, sig, args, narrow=None):
         self.context, self.builder, self.sig, self.args = context, builder, sig, args
         self.vt = ir.VectorType(ir.FloatType(), CHUNK)
         self.i64 = ir.IntType(64)
         self.buf = context.make_array(sig.args[2])(context, builder, args[2]).data
         self._lanes = None
+        self.narrow = narrow  # AVX2: (d_0, d_1) of the one-register windows, else None
+
+    @classmethod
+    def emit(cls, context, builder, sig, args, body):
+        """Call ``body(chunk)`` to generate a chunk's reads: once on AVX-512; on AVX2 twice, behind a branch on
+        whether each half's valid lanes read within eight samples of its first valid lane (then one ``vpermps``
+        a tap and half, :func:`_window_avx2_narrow`; else the 16-sample windows of :func:`_window_avx2`)."""
+        if compile_target().avx512:
+            body(cls(context, builder, sig, args))
+            return
+        b = builder
+        probe = cls(context, b, sig, args)
+        lanes = probe.lanes()
+        i32 = ir.IntType(32)
+        it = ir.VectorType(i32, CHUNK)
+        valid = b.fcmp_ordered(">", probe.row(4), probe.const(0.5))
+        vbits = b.bitcast(valid, ir.IntType(16))
+        d0 = _first_valid_of_half0(b, vbits, lanes, ir.Constant(i32, 0))
+        d1 = _first_valid_of_half1(b, vbits, lanes, ir.Constant(i32, 0))
+        rel = b.sub(lanes, b.shuffle_vector(splat(b, d0, CHUNK), splat(b, d1, CHUNK),
+                                            ir.Constant(it, list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK)))))
+        outside = b.or_(b.icmp_signed("<", rel, ir.Constant(it, [0] * CHUNK)),
+                        b.icmp_signed(">", rel, ir.Constant(it, [7] * CHUNK)))
+        fits = b.icmp_unsigned("==", b.bitcast(b.and_(outside, valid), ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
+        with b.if_else(fits) as (narrow, wide):
+            with narrow:
+                body(cls(context, b, sig, args, narrow=(d0, d1)))
+            with wide:
+                body(cls(context, b, sig, args))
+
+    def lanes(self):
+        """k_l - kbase: each lane's element of the window (16 x i32)."""
+        if self._lanes is None:
+            b, kbase = self.builder, self.args[3]
+            i32 = ir.IntType(32)
+            kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
+            self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
+        return self._lanes
 
     def const(self, value):
         return ir.Constant(self.vt, [value] * CHUNK)
@@ -118,15 +182,16 @@ class _ChunkIR:
     def tap(self, m):
         b, (amp, wstart, _, kbase) = self.builder, self.args[:4]
         avx512 = compile_target().avx512
-        if self._lanes is None:  # k_l - kbase: each lane's element of the window
-            i32 = ir.IntType(32)
-            kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
-            self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
-            if not avx512:  # where the second half's window starts (see _window_avx2)
+        if self._lanes is None:
+            self.lanes()
+            if not avx512 and self.narrow is None:  # where the second half's 16-sample window starts
+                i32 = ir.IntType(32)
                 valid = b.bitcast(b.fcmp_ordered(">", self.row(4), self.const(0.5)), ir.IntType(16))
                 first = _first_valid_of_half1(b, valid, self._lanes, ir.Constant(i32, PERM_MARGIN))
                 self._half_offset = b.sub(first, ir.Constant(i32, PERM_MARGIN))
         off = b.add(wstart, ir.Constant(wstart.type, m))
+        if self.narrow is not None:
+            return _window_avx2_narrow(self.context, b, self.sig.args[0], amp, off, self._lanes, self.narrow)
         if avx512:
             return _window_avx512(self.context, b, self.sig.args[0], amp, off, self._lanes)
         return _window_avx2(self.context, b, self.sig.args[0], amp, off, self._lanes, self._half_offset)
@@ -214,21 +279,23 @@ def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
     n = nt.literal_value
 
     def codegen(context, builder, sig, args):
-        chunk = _ChunkIR(context, builder, sig, args)
-        fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
-        inv_l = chunk.row(1)
-        u_il = builder.fmul(chunk.row(2), inv_l)
-        left = builder.fsub(chunk.const(1.0), u_il)   # weight of a tap at offset c <= 0 from k: (1 - u/L) + c/L
-        right = builder.fadd(chunk.const(1.0), u_il)  # offset c >= 1: (1 + u/L) - c/L
-        zero = chunk.const(0.0)
-        products = []
-        for m in range(n):
-            c = m - (n // 2 - 1)
-            w = builder.call(fma, [chunk.const(float(c)), inv_l, left]) if c <= 0 else \
-                builder.call(fma, [chunk.const(float(-c)), inv_l, right])
-            w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)  # max(w, 0): one vmaxps
-            products.append(builder.fmul(chunk.tap(m), w))
-        chunk.store_sums(tree_sum(builder, products))
+        def body(chunk):
+            fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
+            inv_l = chunk.row(1)
+            u_il = builder.fmul(chunk.row(2), inv_l)
+            left = builder.fsub(chunk.const(1.0), u_il)   # weight of a tap at offset c <= 0 from k: (1 - u/L) + c/L
+            right = builder.fadd(chunk.const(1.0), u_il)  # offset c >= 1: (1 + u/L) - c/L
+            zero = chunk.const(0.0)
+            products = []
+            for m in range(n):
+                c = m - (n // 2 - 1)
+                w = builder.call(fma, [chunk.const(float(c)), inv_l, left]) if c <= 0 else \
+                    builder.call(fma, [chunk.const(float(-c)), inv_l, right])
+                w = builder.select(builder.fcmp_ordered(">", w, zero), w, zero)  # max(w, 0): one vmaxps
+                products.append(builder.fmul(chunk.tap(m), w))
+            chunk.store_sums(tree_sum(builder, products))
+
+        _ChunkIR.emit(context, builder, sig, args, body)
         return context.get_dummy_value()
 
     return types.none(amp, wstart, buf, kbase, nt), codegen
@@ -291,27 +358,29 @@ def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
     n = len(coeffs)
 
     def codegen(context, builder, sig, args):
-        chunk = _ChunkIR(context, builder, sig, args)
-        fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
-        x = builder.fsub(builder.fmul(chunk.row(2), chunk.const(2.0)), chunk.const(1.0))
-        x2 = builder.fmul(x, x)
+        def body(chunk):
+            fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
+            x = builder.fsub(builder.fmul(chunk.row(2), chunk.const(2.0)), chunk.const(1.0))
+            x2 = builder.fmul(x, x)
 
-        def horner(cs):
-            acc = chunk.const(cs[-1])
-            for cc in cs[-2::-1]:
-                acc = builder.call(fma, [acc, x2, chunk.const(cc)])
-            return acc
+            def horner(cs):
+                acc = chunk.const(cs[-1])
+                for cc in cs[-2::-1]:
+                    acc = builder.call(fma, [acc, x2, chunk.const(cc)])
+                return acc
 
-        # The kernels are symmetric: tap n-1-m at u weighs what tap m weighs at 1 - u, i.e. at -x.  So
-        # with P_m(x) = E(x^2) + x O(x^2), tap m gets E + x O and tap n-1-m gets E - x O.
-        products = []
-        for m in range(n // 2):
-            c = coeffs[m]
-            even = horner(c[0::2])
-            odd = builder.fmul(x, horner(c[1::2]))
-            products.append(builder.fmul(chunk.tap(m), builder.fadd(even, odd)))
-            products.append(builder.fmul(chunk.tap(n - 1 - m), builder.fsub(even, odd)))
-        chunk.store_sums(tree_sum(builder, products))
+            # The kernels are symmetric: tap n-1-m at u weighs what tap m weighs at 1 - u, i.e. at -x.  So
+            # with P_m(x) = E(x^2) + x O(x^2), tap m gets E + x O and tap n-1-m gets E - x O.
+            products = []
+            for m in range(n // 2):
+                c = coeffs[m]
+                even = horner(c[0::2])
+                odd = builder.fmul(x, horner(c[1::2]))
+                products.append(builder.fmul(chunk.tap(m), builder.fadd(even, odd)))
+                products.append(builder.fmul(chunk.tap(n - 1 - m), builder.fsub(even, odd)))
+            chunk.store_sums(tree_sum(builder, products))
+
+        _ChunkIR.emit(context, builder, sig, args, body)
         return context.get_dummy_value()
 
     return types.none(amp, wstart, buf, kbase, code), codegen
@@ -342,7 +411,8 @@ def nearest_chunk(typingctx, amp, wstart, buf, kbase, eps):
         result = cgutils.alloca_once_value(builder, ir.Constant(i64, 1))
         with builder.if_then(builder.icmp_unsigned("==", ties, ir.Constant(ir.IntType(16), 0))):
             up = builder.fcmp_ordered(">=", u, chunk.const(0.5))
-            chunk.store_sums(builder.select(up, chunk.tap(1), chunk.tap(0)))
+            _ChunkIR.emit(context, builder, sig, args,
+                          lambda part: part.store_sums(builder.select(up, part.tap(1), part.tap(0))))
             builder.store(ir.Constant(i64, 0), result)
         return builder.load(result)
 
