@@ -63,8 +63,12 @@ def uses_taps_path(params: KernelParams, pillars: PillarSet | None = None) -> bo
 def path_label(path: str, params: KernelParams | None = None) -> str:
     """``path`` with the instruction set its code was compiled for and, where the register permutes read the
     traces, ``+permute``: e.g. ``taps/avx512+permute``, ``linear/avx2+permute``, ``taps/sse2``."""
-    permuting = {"linear": lambda: linear.uses_permute_reads(),
-                 "taps": lambda: params is not None and taps.uses_permute_reads(params)}.get(path, lambda: False)()
+    if path == "linear":
+        permuting = linear.uses_permute_reads()
+    elif path == "taps":
+        permuting = params is not None and taps.uses_permute_reads(params)
+    else:
+        permuting = False
     return f"{path}/{compile_target().instruction_set}{'+permute' if permuting else ''}"
 
 

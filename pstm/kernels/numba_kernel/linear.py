@@ -285,8 +285,8 @@ def _make_kernel(permute: bool):
     PERMUTE = bool(permute)
 
     def _migrate(samples, mx, my, sx, sy, rx, ry, blocks, bbox,
-                     px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
-                     t_lo, inv_dt, t_hi, use_window, fast_sqrt, n_chunks, acc, cnt):
+                 px, py, a_max, h2, s2, ap, tq, taper_c, wc, wpow, start_tab, end_tab, taper_tab, inv_step,
+                 t_lo, inv_dt, t_hi, use_window, fast_sqrt, n_chunks, acc, cnt):
         n_pillars = px.shape[0]
         n_times = acc.shape[1] - CHUNK
         n_blocks = blocks.shape[0] - 1

@@ -82,17 +82,35 @@ class _Vec:
     def clip(self, x, lo, hi):
         return self.min(self.max(x, lo), hi)
 
-    def sqrt(self, x, fast):
-        """sqrt(x), or with ``fast`` (an i1) the bit-trick inverse square root and two Newton steps (as
-        ``linear._approx_sqrt``)."""
+    def sqrt(self, x):
+        return self.b.call(self.sqrt_fn, [x])
+
+    def approx_sqrt(self, x):
+        """The bit-trick inverse square root and two Newton steps, times x (as ``linear._approx_sqrt``)."""
         b = self.b
-        exact = b.call(self.sqrt_fn, [x])
         y = b.bitcast(b.sub(ir.Constant(self.it, [0x5F375A86] * LANES),
                             b.ashr(b.bitcast(x, self.it), ir.Constant(self.it, [1] * LANES))), self.ft)
         hx = b.fmul(self.const(0.5), x)
         for _ in range(2):
             y = b.fmul(y, b.fsub(self.const(1.5), b.fmul(b.fmul(hx, y), y)))
-        return b.select(fast, b.fmul(x, y), exact)
+        return b.fmul(x, y)
+
+    def dsr(self, ds2, dr2, hh, ss, fast):
+        """sqrt(hh + ds2 ss) + sqrt(hh + dr2 ss), by :meth:`approx_sqrt` where ``fast`` (an i1), behind a branch
+        (the flag is the same for a whole call of the kernel, so the branch predicts and only one is computed)."""
+        b = self.b
+        legs = (b.call(self.fma, [self.splat(ds2), ss, hh]), b.call(self.fma, [self.splat(dr2), ss, hh]))
+        with b.if_else(fast) as (approx, exact):
+            with approx:
+                t_approx = b.fadd(*(self.approx_sqrt(leg) for leg in legs))
+                from_approx = b.block
+            with exact:
+                t_exact = b.fadd(*(self.sqrt(leg) for leg in legs))
+                from_exact = b.block
+        t = b.phi(self.ft)
+        t.add_incoming(t_approx, from_approx)
+        t.add_incoming(t_exact, from_exact)
+        return t
 
     def taper(self, x):
         """0.5 * (1 + cos(pi x)) on [0, 1] by the polynomial of ``linear._taper_poly``."""
@@ -193,9 +211,7 @@ def sample_chunk(typingctx, rows, roff, h2, s2, wc, tq, ap, acc, cnt, goff, ds2,
         def grid(j, arr):
             return load_vec(context, b, ty[j], arr, goff_v, LANES)
 
-        hh, ss = grid(2, h2_v), grid(3, s2_v)
-        t = b.fadd(v.sqrt(b.call(v.fma, [v.splat(ds2_v), ss, hh]), fast_v),
-                   v.sqrt(b.call(v.fma, [v.splat(dr2_v), ss, hh]), fast_v))
+        t = v.dsr(ds2_v, dr2_v, grid(2, h2_v), grid(3, s2_v), fast_v)
         f = v.clip(b.fsub(b.fmul(t, inv_dt), f_lo), v.const(0.0), f_max)
         k = b.fptosi(f, v.it)
         w = b.fsub(f, b.sitofp(k, v.ft))

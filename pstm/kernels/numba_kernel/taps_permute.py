@@ -99,59 +99,54 @@ def _window_avx2_narrow(context, b, arrty, amp, off, lanes, offsets):
     return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
 
 
-def _first_valid_of_half0(b, vbits, values, fallback):
-    """``values[l]`` of the first valid lane among lanes 0..7 (``vbits``: the 16 valid bits), else ``fallback``."""
+def _first_valid_in_half(b, vbits, values, half, fallback):
+    """``values[l]`` of the first valid lane among lanes ``8 half .. 8 half + 7`` (``vbits``: the 16 valid bits),
+    else ``fallback``."""
     i16 = ir.IntType(16)
-    low = b.and_(vbits, ir.Constant(i16, 0xFF))
+    bits = b.and_(b.lshr(vbits, ir.Constant(i16, 8 * half)), ir.Constant(i16, 0xFF))
     cttz = cgutils.get_or_insert_function(b.module, ir.FunctionType(i16, [i16, ir.IntType(1)]), "llvm.cttz.i16")
-    lane = b.call(cttz, [b.or_(low, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)])
+    lane = b.add(ir.Constant(i16, 8 * half),
+                 b.call(cttz, [b.or_(bits, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)]))
     value = b.extract_element(values, lane)
-    return b.select(b.icmp_unsigned("!=", low, ir.Constant(i16, 0)), value, fallback)
-
-
-def _first_valid_of_half1(b, vbits, values, fallback):
-    """``values[l]`` of the first valid lane among lanes 8..15 (``vbits``: the 16 valid bits), else ``fallback``."""
-    i16 = ir.IntType(16)
-    high = b.lshr(vbits, ir.Constant(i16, 8))
-    cttz = cgutils.get_or_insert_function(b.module, ir.FunctionType(i16, [i16, ir.IntType(1)]), "llvm.cttz.i16")
-    lane = b.add(ir.Constant(i16, 8), b.call(cttz, [b.or_(high, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)]))
-    value = b.extract_element(values, lane)
-    return b.select(b.icmp_unsigned("!=", high, ir.Constant(i16, 0)), value, fallback)
+    return b.select(b.icmp_unsigned("!=", bits, ir.Constant(i16, 0)), value, fallback)
 
 
 class _ChunkIR:
-    """IR of one chunk's register-permute reads: the chunk buffer's rows, the 32-sample windows, the sums.
+    """IR of one chunk's register-permute reads: the chunk buffer's rows, the windows, the sums.
 
     For an intrinsic with arguments ``(amp, wstart, buf, kbase, ...)``: ``row(r)`` is ``buf[16 r : 16 r + 16]``,
-    ``tap(m)`` the 16 lanes' samples ``amp[wstart + m + k_l - kbase]`` (one ``vpermt2ps`` of two contiguous
-    loads, see :func:`_window_avx512` and :func:`_window_avx2`), ``store_sums(v)`` writes ``v`` to ``buf[80:96]``.
+    ``tap(m)`` the 16 lanes' samples ``amp[wstart + m + k_l - kbase]`` (read by the window of :meth:`emit`'s
+    choosing: :func:`_window_avx512`, :func:`_window_avx2_narrow` or :func:`_window_avx2`), ``store_sums(v)``
+    writes ``v`` to ``buf[80:96]``.
     """
 
-    def __init__(self, context, builder, sig, args, narrow=None):
+    def __init__(self, context, builder, sig, args, lanes=None, window=None):
         self.context, self.builder, self.sig, self.args = context, builder, sig, args
         self.vt = ir.VectorType(ir.FloatType(), CHUNK)
         self.i64 = ir.IntType(64)
         self.buf = context.make_array(sig.args[2])(context, builder, args[2]).data
-        self._lanes = None
-        self.narrow = narrow  # AVX2: (d_0, d_1) of the one-register windows, else None
+        self.lanes = lanes  # k_l - kbase: each lane's element of the window (16 x i32)
+        self.window = window  # (window function, its trailing arguments)
 
     @classmethod
     def emit(cls, context, builder, sig, args, body):
         """Call ``body(chunk)`` to generate a chunk's reads: once on AVX-512; on AVX2 twice, behind a branch on
         whether each half's valid lanes read within eight samples of its first valid lane (then one ``vpermps``
         a tap and half, :func:`_window_avx2_narrow`; else the 16-sample windows of :func:`_window_avx2`)."""
-        if compile_target().avx512:
-            body(cls(context, builder, sig, args))
-            return
         b = builder
         probe = cls(context, b, sig, args)
-        lanes = probe.lanes()
+        kbase = args[3]
         i32 = ir.IntType(32)
         it = ir.VectorType(i32, CHUNK)
+        kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
+        lanes = b.sub(b.fptosi(probe.row(0), it), splat(b, kb, CHUNK))
+        if compile_target().avx512:
+            body(cls(context, b, sig, args, lanes, (_window_avx512, ())))
+            return
         valid = b.fcmp_ordered(">", probe.row(4), probe.const(0.5))
         vbits = b.bitcast(valid, ir.IntType(16))
-        d0 = _first_valid_of_half0(b, vbits, lanes, ir.Constant(i32, 0))
-        d1 = _first_valid_of_half1(b, vbits, lanes, ir.Constant(i32, 0))
+        d0 = _first_valid_in_half(b, vbits, lanes, 0, ir.Constant(i32, 0))
+        d1 = _first_valid_in_half(b, vbits, lanes, 1, ir.Constant(i32, 0))
         rel = b.sub(lanes, b.shuffle_vector(splat(b, d0, CHUNK), splat(b, d1, CHUNK),
                                             ir.Constant(it, list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK)))))
         outside = b.or_(b.icmp_signed("<", rel, ir.Constant(it, [0] * CHUNK)),
@@ -159,18 +154,11 @@ class _ChunkIR:
         fits = b.icmp_unsigned("==", b.bitcast(b.and_(outside, valid), ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
         with b.if_else(fits) as (narrow, wide):
             with narrow:
-                body(cls(context, b, sig, args, narrow=(d0, d1)))
-            with wide:
-                body(cls(context, b, sig, args))
-
-    def lanes(self):
-        """k_l - kbase: each lane's element of the window (16 x i32)."""
-        if self._lanes is None:
-            b, kbase = self.builder, self.args[3]
-            i32 = ir.IntType(32)
-            kb = b.trunc(kbase, i32) if kbase.type.width > 32 else kbase
-            self._lanes = b.sub(b.fptosi(self.row(0), ir.VectorType(i32, CHUNK)), splat(b, kb, CHUNK))
-        return self._lanes
+                body(cls(context, b, sig, args, lanes, (_window_avx2_narrow, ((d0, d1),))))
+            with wide:  # the second half's 16-sample window starts PERM_MARGIN before its first valid lane
+                first1 = _first_valid_in_half(b, vbits, lanes, 1, ir.Constant(i32, PERM_MARGIN))
+                offset1 = b.sub(first1, ir.Constant(i32, PERM_MARGIN))
+                body(cls(context, b, sig, args, lanes, (_window_avx2, (offset1,))))
 
     def const(self, value):
         return ir.Constant(self.vt, [value] * CHUNK)
@@ -180,21 +168,10 @@ class _ChunkIR:
         return self.builder.load(self.builder.bitcast(ptr, self.vt.as_pointer()), align=4)
 
     def tap(self, m):
-        b, (amp, wstart, _, kbase) = self.builder, self.args[:4]
-        avx512 = compile_target().avx512
-        if self._lanes is None:
-            self.lanes()
-            if not avx512 and self.narrow is None:  # where the second half's 16-sample window starts
-                i32 = ir.IntType(32)
-                valid = b.bitcast(b.fcmp_ordered(">", self.row(4), self.const(0.5)), ir.IntType(16))
-                first = _first_valid_of_half1(b, valid, self._lanes, ir.Constant(i32, PERM_MARGIN))
-                self._half_offset = b.sub(first, ir.Constant(i32, PERM_MARGIN))
+        b, (amp, wstart) = self.builder, self.args[:2]
+        window, extra = self.window
         off = b.add(wstart, ir.Constant(wstart.type, m))
-        if self.narrow is not None:
-            return _window_avx2_narrow(self.context, b, self.sig.args[0], amp, off, self._lanes, self.narrow)
-        if avx512:
-            return _window_avx512(self.context, b, self.sig.args[0], amp, off, self._lanes)
-        return _window_avx2(self.context, b, self.sig.args[0], amp, off, self._lanes, self._half_offset)
+        return window(self.context, b, self.sig.args[0], amp, off, self.lanes, *extra)
 
     def store_sums(self, value):
         ptr = self.builder.gep(self.buf, [ir.Constant(self.i64, 5 * CHUNK)])
@@ -242,7 +219,7 @@ def chunk_info(typingctx, buf):
                 lo_v = splat(builder, lo, CHUNK)
                 hi_v = builder.fadd(lo_v, ir.Constant(vt, [31.0] * CHUNK))
             else:  # a 16-sample window per half of eight lanes, from the half's first valid lane
-                lo1 = builder.fsub(_first_valid_of_half1(builder, vbits, kv, kb), ir.Constant(f32, float(PERM_MARGIN)))
+                lo1 = builder.fsub(_first_valid_in_half(builder, vbits, kv, 1, kb), ir.Constant(f32, float(PERM_MARGIN)))
                 lo_v = builder.shuffle_vector(splat(builder, lo, CHUNK), splat(builder, lo1, CHUNK),
                                               ir.Constant(ir.VectorType(ir.IntType(32), CHUNK),
                                                           list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK))))
