@@ -28,15 +28,13 @@ polynomial and weights, the same tests.
 
 from __future__ import annotations
 
-import math
-
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from pstm.kernels.numba_kernel.target import compile_target
-from pstm.kernels.numba_kernel.vector_ir import is_f32_array, load_vec, splat, vec_intrinsic
+from pstm.kernels.numba_kernel.vector_ir import VectorMath, is_f32_array, load_vec
 
 #: Output samples per call (the AVX2 float32 width).
 LANES = 8
@@ -45,82 +43,12 @@ WINDOW = 2 * LANES
 #: Zeros a trace row needs past its last sample so that every window load stays inside it.
 ROW_SLACK = WINDOW + 1
 
-#: Coefficients of the taper polynomial, as ``linear._taper_poly`` (odd Taylor series of sin).
-_SIN_SERIES = (1.0, -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362880.0, -1.0 / 39916800.0)
-
-
 def _require_avx2() -> None:
     """Refuse (at typing, before any code is generated) to compile the permute reads for another target."""
     target = compile_target()
     if not target.avx2:
         raise TypingError(f"the AVX2 register-permute reads need AVX2; numba compiles for {target.cpu!r} "
                           f"({target.instruction_set}): use the portable loop of pstm.kernels.numba_kernel.linear")
-
-
-class _Vec:
-    """Small helpers that build <8 x float> / <8 x i32> IR with one builder."""
-
-    def __init__(self, builder):
-        self.b = builder
-        self.ft = ir.VectorType(ir.FloatType(), LANES)
-        self.it = ir.VectorType(ir.IntType(32), LANES)
-        self.fma = vec_intrinsic(builder, "llvm.fmuladd", LANES, 3)
-        self.sqrt_fn = vec_intrinsic(builder, "llvm.sqrt", LANES, 1)
-
-    def const(self, value):
-        return ir.Constant(self.ft, [float(value)] * LANES)
-
-    def splat(self, value):
-        return splat(self.b, value, LANES)
-
-    def min(self, a, b):
-        return self.b.select(self.b.fcmp_ordered("<", a, b), a, b)
-
-    def max(self, a, b):
-        return self.b.select(self.b.fcmp_ordered(">", a, b), a, b)
-
-    def clip(self, x, lo, hi):
-        return self.min(self.max(x, lo), hi)
-
-    def sqrt(self, x):
-        return self.b.call(self.sqrt_fn, [x])
-
-    def approx_sqrt(self, x):
-        """The bit-trick inverse square root and two Newton steps, times x (as ``linear._approx_sqrt``)."""
-        b = self.b
-        y = b.bitcast(b.sub(ir.Constant(self.it, [0x5F375A86] * LANES),
-                            b.ashr(b.bitcast(x, self.it), ir.Constant(self.it, [1] * LANES))), self.ft)
-        hx = b.fmul(self.const(0.5), x)
-        for _ in range(2):
-            y = b.fmul(y, b.fsub(self.const(1.5), b.fmul(b.fmul(hx, y), y)))
-        return b.fmul(x, y)
-
-    def dsr(self, ds2, dr2, hh, ss, fast):
-        """sqrt(hh + ds2 ss) + sqrt(hh + dr2 ss), by :meth:`approx_sqrt` where ``fast`` (an i1), behind a branch
-        (the flag is the same for a whole call of the kernel, so the branch predicts and only one is computed)."""
-        b = self.b
-        legs = (b.call(self.fma, [self.splat(ds2), ss, hh]), b.call(self.fma, [self.splat(dr2), ss, hh]))
-        with b.if_else(fast) as (approx, exact):
-            with approx:
-                t_approx = b.fadd(*(self.approx_sqrt(leg) for leg in legs))
-                from_approx = b.block
-            with exact:
-                t_exact = b.fadd(*(self.sqrt(leg) for leg in legs))
-                from_exact = b.block
-        t = b.phi(self.ft)
-        t.add_incoming(t_approx, from_approx)
-        t.add_incoming(t_exact, from_exact)
-        return t
-
-    def taper(self, x):
-        """0.5 * (1 + cos(pi x)) on [0, 1] by the polynomial of ``linear._taper_poly``."""
-        b = self.b
-        z = b.fmul(self.const(math.pi), b.fsub(x, self.const(0.5)))
-        z2 = b.fmul(z, z)
-        acc = self.const(_SIN_SERIES[-1])
-        for c in _SIN_SERIES[-2::-1]:
-            acc = b.fadd(self.const(c), b.fmul(z2, acc))
-        return b.fsub(self.const(0.5), b.fmul(self.const(0.5), b.fmul(z, acc)))
 
 
 def _permps(builder):
@@ -197,7 +125,7 @@ def sample_chunk(typingctx, rows, roff, h2, s2, wc, tq, ap, acc, cnt, goff, ds2,
 
     def codegen(context, builder, sig, args):
         b = builder
-        v = _Vec(b)
+        v = VectorMath(b, LANES)
         (rows_v, roff_v, h2_v, s2_v, wc_v, tq_v, ap_v, acc_v, cnt_v, goff_v, ds2_v, dr2_v, dist_v, sc_v,
          fast_v, _) = args
         ty = sig.args

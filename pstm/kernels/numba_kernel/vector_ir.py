@@ -9,6 +9,8 @@ instruction set.
 
 from __future__ import annotations
 
+import math
+
 from llvmlite import ir
 from numba.core import cgutils, types
 
@@ -59,3 +61,82 @@ def tree_sum(builder, values):
             nxt.append(values[-1])
         values = nxt
     return values[0]
+
+
+#: Coefficients of the taper polynomial, as ``linear._taper_poly`` (odd Taylor series of sin).
+_SIN_SERIES = (1.0, -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362880.0, -1.0 / 39916800.0)
+
+
+class VectorMath:
+    """The sample loop's arithmetic on <lanes x float> / <lanes x i32> IR, with one builder.
+
+    The same formulas as the kernels' scalar loops (``linear._dsr``, ``linear._approx_sqrt``,
+    ``linear._taper_poly``), for ``lanes`` output samples at once.
+    """
+
+    def __init__(self, builder, lanes):
+        self.b = builder
+        self.lanes = lanes
+        self.ft = ir.VectorType(ir.FloatType(), lanes)
+        self.it = ir.VectorType(ir.IntType(32), lanes)
+        self.fma = vec_intrinsic(builder, "llvm.fmuladd", lanes, 3)
+        self.sqrt_fn = vec_intrinsic(builder, "llvm.sqrt", lanes, 1)
+
+    def const(self, value):
+        return ir.Constant(self.ft, [float(value)] * self.lanes)
+
+    def splat(self, value):
+        return splat(self.b, value, self.lanes)
+
+    def min(self, a, b):
+        return self.b.select(self.b.fcmp_ordered("<", a, b), a, b)
+
+    def max(self, a, b):
+        return self.b.select(self.b.fcmp_ordered(">", a, b), a, b)
+
+    def clip(self, x, lo, hi):
+        return self.min(self.max(x, lo), hi)
+
+    def sqrt(self, x):
+        return self.b.call(self.sqrt_fn, [x])
+
+    def approx_sqrt(self, x):
+        """The bit-trick inverse square root and two Newton steps, times x (as ``linear._approx_sqrt``)."""
+        b = self.b
+        y = b.bitcast(b.sub(ir.Constant(self.it, [0x5F375A86] * self.lanes),
+                            b.ashr(b.bitcast(x, self.it), ir.Constant(self.it, [1] * self.lanes))), self.ft)
+        hx = b.fmul(self.const(0.5), x)
+        for _ in range(2):
+            y = b.fmul(y, b.fsub(self.const(1.5), b.fmul(b.fmul(hx, y), y)))
+        return b.fmul(x, y)
+
+    def legs(self, ds2, dr2, hh, ss):
+        """The squared one-way times hh + ds2 ss and hh + dr2 ss (``ds2``, ``dr2`` scalars)."""
+        return (self.b.call(self.fma, [self.splat(ds2), ss, hh]), self.b.call(self.fma, [self.splat(dr2), ss, hh]))
+
+    def dsr(self, ds2, dr2, hh, ss, fast):
+        """sqrt(hh + ds2 ss) + sqrt(hh + dr2 ss), by :meth:`approx_sqrt` where ``fast`` (an i1), behind a branch
+        (the flag is the same for a whole call of the kernel, so the branch predicts and only one is computed)."""
+        b = self.b
+        legs = self.legs(ds2, dr2, hh, ss)
+        with b.if_else(fast) as (approx, exact):
+            with approx:
+                t_approx = b.fadd(*(self.approx_sqrt(leg) for leg in legs))
+                from_approx = b.block
+            with exact:
+                t_exact = b.fadd(*(self.sqrt(leg) for leg in legs))
+                from_exact = b.block
+        t = b.phi(self.ft)
+        t.add_incoming(t_approx, from_approx)
+        t.add_incoming(t_exact, from_exact)
+        return t
+
+    def taper(self, x):
+        """0.5 * (1 + cos(pi x)) on [0, 1] by the polynomial of ``linear._taper_poly``."""
+        b = self.b
+        z = b.fmul(self.const(math.pi), b.fsub(x, self.const(0.5)))
+        z2 = b.fmul(z, z)
+        acc = self.const(_SIN_SERIES[-1])
+        for c in _SIN_SERIES[-2::-1]:
+            acc = b.fadd(self.const(c), b.fmul(z2, acc))
+        return b.fsub(self.const(0.5), b.fmul(self.const(0.5), b.fmul(z, acc)))
