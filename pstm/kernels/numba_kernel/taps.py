@@ -95,10 +95,10 @@ from pstm.kernels.numba_kernel.linear import (
     prepare_tile,
 )
 from pstm.kernels.numba_kernel.target import compile_target
-from pstm.kernels.numba_kernel.vector_ir import is_f32_array, load_vec, reduce_add, splat, vec_intrinsic
+from pstm.kernels.numba_kernel.vector_ir import VectorMath, is_f32_array, load_vec, reduce_add, splat, vec_intrinsic
 
 #: Bumped whenever the numerical behaviour of this path changes (reruns tiles).
-KERNEL_VERSION = "numba-taps-3"
+KERNEL_VERSION = "numba-taps-4"
 
 _JIT = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
@@ -189,8 +189,87 @@ def _dot_hat(typingctx, amp, off, u, inv_l, nt):
     return types.float32(amp, off, types.float32, types.float32, nt), codegen
 
 
+#: Floats of one chunk's buffer: rows of CHUNK (0 k, 1 1/L or 1, 2 u, 3 weight, 4 valid, 5 tap sum).
+BUF = 6 * CHUNK
 #: Zeros before the first and after the last padded trace (covers every window of the permute reads).
 SLACK = 64
+
+
+@intrinsic(prefer_literal=True)
+def _chunk_setup(typingctx, buf, h2, s2, wc, tq, ap, aa_q, goff, scal, ds2, dr2, dist, legs, tapered, mode):
+    """Phase 1 of a chunk: the 16 output samples' fractional sample, weight and validity, into ``buf``.
+
+    Generic LLVM vector IR (<16 x float>; two AVX2 registers, one AVX-512, four SSE), so the loop is
+    vectorized on every target whatever LLVM's cost model makes of its square roots (compiled for haswell
+    or broadwell, the loop written in numba stayed scalar).  The arithmetic of the reference, in float32.
+
+    Parameters: ``buf`` the chunk buffer (rows of 16: 0 ``k = floor(f)``, 1 ``1/L`` (triangle) or 1,
+    2 ``u = f - k``, 3 weight (0 where invalid; triangle: times ``1/L``), 4 valid (1/0)); ``h2``, ``s2``,
+    ``wc``, ``tq``, ``ap``, ``aa_q`` flat views of the (n_pillars, n_times + 16) grids (``aa_q`` read only
+    for the triangle), first sample at element ``goff``; ``scal`` float32 ``(inv_dt, f_off, f_min, f_max,
+    taper_c, t_min, t_hi, g1, g2, inv_cap)``; ``ds2``, ``dr2``, ``dist`` the pair's squared leg lengths
+    (m^2) and midpoint distance (m); ``legs`` float32 ``(sx - px, sy - py, rx - px, ry - py)`` (m, read
+    only for the triangle); ``tapered`` (literal bool) applies the taper and the aperture test; ``mode``
+    (literal int) the kernel's mode.
+    """
+    arrays = (buf, h2, s2, wc, tq, ap, aa_q, scal, legs)
+    if not (all(is_f32_array(a) for a in arrays) and isinstance(tapered, types.BooleanLiteral)
+            and isinstance(mode, types.IntegerLiteral)):
+        return None
+    taper_on = tapered.literal_value
+    hat = mode.literal_value == _MODE_HAT
+    sig = types.none(buf, h2, s2, wc, tq, ap, aa_q, goff, scal, ds2, dr2, dist, legs, tapered, mode)
+
+    def codegen(context, builder, sig, args):
+        b = builder
+        v = VectorMath(b, CHUNK)
+        ty = sig.args
+        i64 = ir.IntType(64)
+        goff_v = b.sext(args[7], i64) if args[7].type.width < 64 else args[7]
+
+        def scalars(j, n):
+            data = context.make_array(ty[j])(context, b, args[j]).data
+            return [b.load(b.gep(data, [ir.Constant(i64, m)])) for m in range(n)]
+
+        def grid(j):
+            return load_vec(context, b, ty[j], args[j], goff_v, CHUNK)
+
+        inv_dt, f_off, f_min, f_max, taper_c, t_min, t_hi, g1, g2, inv_cap = (v.splat(x) for x in scalars(8, 10))
+        zero, one = v.const(0.0), v.const(1.0)
+        t_s, t_r = (v.sqrt(leg) for leg in v.legs(args[9], args[10], grid(1), grid(2)))
+        t = b.fadd(t_s, t_r)
+        f = v.clip(b.fsub(b.fmul(t, inv_dt), f_off), f_min, f_max)
+        fk = b.sitofp(b.fptosi(f, v.it), v.ft)
+        u = b.fsub(f, fk)
+        ok = b.and_(b.fcmp_ordered(">", t, t_min), b.fcmp_ordered("<", t, t_hi))
+        wt = grid(3)
+        if taper_on:
+            dist = v.splat(args[11])
+            wt = b.fmul(wt, v.taper(v.clip(b.fsub(b.fmul(dist, grid(4)), taper_c), zero, one)))
+            ok = b.and_(ok, b.fcmp_ordered("<=", dist, grid(5)))
+        r = b.fdiv(one, t)
+        half = v.const(0.5)
+        wt = b.fmul(wt, b.select(b.fcmp_ordered(">", g1, half), r, one))
+        wt = b.fmul(wt, b.select(b.fcmp_ordered(">", g2, half), r, one))
+        if hat:
+            # |d t / d midpoint| = |(S-P)/(v^2 t_s) + (R-P)/(v^2 t_r)| = |(S-P) t_r + (R-P) t_s| / (v^2 t_s t_r),
+            # so 1/L = v^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|, clipped to [1/cap, 1].
+            sdx, sdy, rdx, rdy = (v.splat(x) for x in scalars(12, 4))
+            gx = b.call(v.fma, [sdx, t_r, b.fmul(rdx, t_s)])
+            gy = b.call(v.fma, [sdy, t_r, b.fmul(rdy, t_s)])
+            g2sum = v.max(b.call(v.fma, [gx, gx, b.fmul(gy, gy)]), v.const(1e-30))
+            il = b.fmul(b.fmul(b.fdiv(one, v.sqrt(g2sum)), b.fmul(t_s, t_r)), grid(6))
+            il = v.clip(il, inv_cap, one)
+            rows = (fk, il, u, b.select(ok, b.fmul(wt, il), zero), b.select(ok, one, zero))
+        else:
+            rows = (fk, one, u, b.select(ok, wt, zero), b.select(ok, one, zero))
+        data = context.make_array(ty[0])(context, b, args[0]).data
+        for r_idx, value in enumerate(rows):
+            ptr = b.gep(data, [ir.Constant(i64, r_idx * CHUNK)])
+            b.store(value, b.bitcast(ptr, v.ft.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @intrinsic
@@ -257,9 +336,16 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
         tie_eps = np.float32(max(NEAREST_TIE_EPS, NEAREST_TIE_REL * f_max))
         fsteps = np.float32(steps)
         row = np.uint64(2 * NT)
-        use_r1 = wpow >= 1
-        use_r2 = wpow >= 2
         max_block = _largest_block(blocks)
+        max_chunks = (n_times + CHUNK - 1) // CHUNK + 1
+        # flat views of the (pillar, sample) grids and the per-call scalars of phase 1 (_chunk_setup)
+        n_cols = np.int64(h2.shape[1])
+        h2f, s2f, wcf, tqf, apf, aaqf = (h2.reshape(-1), s2.reshape(-1), wc.reshape(-1), tq.reshape(-1),
+                                         ap.reshape(-1), aa_q.reshape(-1))
+        scal = np.empty(10, np.float32)
+        scal[0], scal[1], scal[2], scal[3], scal[4] = inv_dt, f_off, f_min, f_max, taper_c
+        scal[5], scal[6], scal[7], scal[8], scal[9] = t_min, t_hi, one if wpow >= 1 else zero, \
+            one if wpow >= 2 else zero, inv_cap
         # One parallel region: pillar chunk pc owns pillars [p_begin, p_end) and walks every block of traces
         # over all of them (the block stays in cache while its pillars read it); chunks are handed
         # out dynamically (the driver sets a chunk size of 1).
@@ -268,7 +354,8 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
             p_end = (pc + 1) * n_pillars // n_pillar_chunks
             # one buffer, rows of CHUNK: 0 first tap, 1 table row / 1 / L, 2 u / row fraction,
             # 3 weight, 4 valid, 5 tap sum
-            buf = np.zeros(6 * CHUNK, np.float32)
+            bufs = np.zeros(BUF * max_chunks, np.float32)
+            legs = np.zeros(4, np.float32)  # the pair's S - P and R - P (triangle)
             # per-pair set-up of one (pillar, block), computed for all traces of the block in one vector pass
             w_i0 = np.empty(max_block, np.int32)
             w_i1 = np.empty(max_block, np.int32)
@@ -300,88 +387,25 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                         ds2 = w_ds2[k]
                         dr2 = w_dr2[k]
                         tr = tb0 + k
-                        sdx = sx[tr] - x0
-                        sdy = sy[tr] - y0
-                        rdx = rx[tr] - x0
-                        rdy = ry[tr] - y0
+                        if MODE == _MODE_HAT:
+                            legs[0], legs[1], legs[2], legs[3] = sx[tr] - x0, sy[tr] - y0, rx[tr] - x0, ry[tr] - y0
+                        g0 = np.int64(p) * n_cols
                         trow = np.uint64(SLACK) + np.uint64(tr) * np.uint64(width)
                         n_chunks = (i1 - i0 + CHUNK - 1) // CHUNK
+                        # phase 1 for every chunk of the pair first: traveltimes, positions, weights, validity
+                        # (16 lanes, vector IR), so that no chunk's reads wait on its own square roots
+                        for c in range(n_chunks):
+                            goff = g0 + i0 + c * CHUNK
+                            chunk_buf = bufs[c * BUF: (c + 1) * BUF]
+                            if i0 + c * CHUNK < i_taper_end:
+                                _chunk_setup(chunk_buf, h2f, s2f, wcf, tqf, apf, aaqf, goff, scal, ds2, dr2, dist,
+                                             legs, True, MODE)
+                            else:  # past i_taper_end: taper 1, aperture passed (the same without them)
+                                _chunk_setup(chunk_buf, h2f, s2f, wcf, tqf, apf, aaqf, goff, scal, ds2, dr2, dist,
+                                             legs, False, MODE)
                         for c in range(n_chunks):
                             icu = np.uint64(i0 + c * CHUNK)
-                            # phase 1: traveltimes, positions, weights, validity (16 lanes, SIMD)
-                            if i0 + c * CHUNK < i_taper_end:
-                                for l in range(np.uint64(CHUNK)):
-                                    i = icu + l
-                                    hh = h2[pu, i]
-                                    ss = s2[pu, i]
-                                    t_s = math.sqrt(hh + ds2 * ss)
-                                    t_r = math.sqrt(hh + dr2 * ss)
-                                    t = t_s + t_r
-                                    f = min(max(t * inv_dt - f_off, f_min), f_max)
-                                    fk = np.float32(np.int32(f))
-                                    u = f - fk
-                                    x = min(max(dist * tq[pu, i] - taper_c, zero), one)
-                                    r = one / t
-                                    wt = wc[pu, i] * _taper_poly(x)
-                                    wt = wt * (r if use_r1 else one)
-                                    wt = wt * (r if use_r2 else one)
-                                    ok = (dist <= ap[pu, i]) & (t > t_min) & (t < t_hi)
-                                    buf[l] = fk
-                                    buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
-                                    if MODE != _MODE_HAT:  # the triangle stores wt * 1/L below: one store per row
-                                        buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
-                                    if MODE != _MODE_HAT:  # table and nearest reads: u only
-                                        buf[np.uint64(CHUNK) + l] = one
-                                        buf[np.uint64(2 * CHUNK) + l] = u
-                                    else:
-                                        # |d t / d midpoint| = |(S-P)/(v^2 t_s) + (R-P)/(v^2 t_r)|
-                                        #                    = |(S-P) t_r + (R-P) t_s| / (v^2 t_s t_r),
-                                        # so 1/L = v^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|: one
-                                        # reciprocal square root, no division; clipped to [1/cap, 1].
-                                        gx = sdx * t_r + rdx * t_s
-                                        gy = sdy * t_r + rdy * t_s
-                                        g2 = max(gx * gx + gy * gy, np.float32(1e-30))
-                                        il = (one / math.sqrt(g2)) * (t_s * t_r) * aa_q[pu, i]
-                                        il = min(max(il, inv_cap), one)
-                                        buf[np.uint64(CHUNK) + l] = il
-                                        buf[np.uint64(2 * CHUNK) + l] = u
-                                        buf[np.uint64(3 * CHUNK) + l] = wt * il if ok else zero
-                            else:  # past i_taper_end: taper 1, aperture passed (the same loop without them)
-                                for l in range(np.uint64(CHUNK)):
-                                    i = icu + l
-                                    hh = h2[pu, i]
-                                    ss = s2[pu, i]
-                                    t_s = math.sqrt(hh + ds2 * ss)
-                                    t_r = math.sqrt(hh + dr2 * ss)
-                                    t = t_s + t_r
-                                    f = min(max(t * inv_dt - f_off, f_min), f_max)
-                                    fk = np.float32(np.int32(f))
-                                    u = f - fk
-                                    r = one / t
-                                    wt = wc[pu, i]
-                                    wt = wt * (r if use_r1 else one)
-                                    wt = wt * (r if use_r2 else one)
-                                    ok = (t > t_min) & (t < t_hi)
-                                    buf[l] = fk
-                                    buf[np.uint64(4 * CHUNK) + l] = one if ok else zero
-                                    if MODE != _MODE_HAT:  # the triangle stores wt * 1/L below: one store per row
-                                        buf[np.uint64(3 * CHUNK) + l] = wt if ok else zero
-                                    if MODE != _MODE_HAT:  # table and nearest reads: u only
-                                        buf[np.uint64(CHUNK) + l] = one
-                                        buf[np.uint64(2 * CHUNK) + l] = u
-                                    else:
-                                        # |d t / d midpoint| = |(S-P)/(v^2 t_s) + (R-P)/(v^2 t_r)|
-                                        #                    = |(S-P) t_r + (R-P) t_s| / (v^2 t_s t_r),
-                                        # so 1/L = v^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|: one
-                                        # reciprocal square root, no division; clipped to [1/cap, 1].
-                                        gx = sdx * t_r + rdx * t_s
-                                        gy = sdy * t_r + rdy * t_s
-                                        g2 = max(gx * gx + gy * gy, np.float32(1e-30))
-                                        il = (one / math.sqrt(g2)) * (t_s * t_r) * aa_q[pu, i]
-                                        il = min(max(il, inv_cap), one)
-                                        buf[np.uint64(CHUNK) + l] = il
-                                        buf[np.uint64(2 * CHUNK) + l] = u
-                                        buf[np.uint64(3 * CHUNK) + l] = wt * il if ok else zero
+                            buf = bufs[c * BUF: (c + 1) * BUF]
                             # phase 2, the reads: on AVX-512 targets a chunk whose valid lanes read within a
                             # 32-sample window takes the register-permute reads (taps_permute); every other chunk,
                             # and every chunk on other targets, one contribution at a time, SIMD over the taps.
@@ -389,7 +413,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                             if MODE == _MODE_TABLE:
                                 info_t = np.int64(-2)
                                 if PERMUTE:
-                                    info_t = permute_reads.chunk_info(buf)
+                                    info_t = permute_reads.chunk_info(buf, False)
                                     if info_t == -1:
                                         continue  # no valid lane in this chunk
                                     if info_t >= 0:
@@ -404,7 +428,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                                                                          pos - np.float32(ja), NT)
                             elif MODE == _MODE_NEAREST:
                                 if PERMUTE:
-                                    info_n = permute_reads.chunk_info(buf)
+                                    info_n = permute_reads.chunk_info(buf, False)
                                     if info_n == -1:
                                         continue  # no valid lane in this chunk
                                     if info_n >= 0:
@@ -424,7 +448,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                             else:
                                 done = False
                                 if PERMUTE:
-                                    info = permute_reads.chunk_info(buf)
+                                    info = permute_reads.chunk_info(buf, True)
                                     if info == -1:
                                         continue  # no valid lane in this chunk
                                     if info >= 0:

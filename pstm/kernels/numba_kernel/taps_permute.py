@@ -24,6 +24,8 @@ Chebyshev fits, error below 5e-7 of a weight) or the triangle's hat weights.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
@@ -178,18 +180,20 @@ class _ChunkIR:
         self.builder.store(value, self.builder.bitcast(ptr, self.vt.as_pointer()), align=4)
 
 
-@intrinsic
-def chunk_info(typingctx, buf):
+@intrinsic(prefer_literal=True)
+def chunk_info(typingctx, buf, classes):
     """Where the valid lanes of a chunk read, from vector masks (no reductions over floats).
 
     Returns -1 when no lane is valid; -2 when some valid lane's sample ``k`` lies outside
     ``[kb - PERM_MARGIN, kb - PERM_MARGIN + 32)`` with ``kb`` the first valid lane's ``k`` (on AVX2: outside
     ``[kb_h - PERM_MARGIN, kb_h - PERM_MARGIN + 16)`` with ``kb_h`` the first valid ``k`` of its half of
     eight lanes; the caller then reads one contribution at a time); else ``kb * 64 + n`` where n taps (4, 6, 8, 16 or 32)
-    cover every valid lane's half-length L (``2 * ceil(L) <= n``).
+    cover every valid lane's half-length L (``2 * ceil(L) <= n``) where ``classes`` (a literal bool: the
+    triangle), else 0 taps.
     """
-    if not is_f32_array(buf):
+    if not (is_f32_array(buf) and isinstance(classes, types.BooleanLiteral)):
         return None
+    tap_classes = classes.literal_value
 
     def codegen(context, builder, sig, args):
         f32 = ir.FloatType()
@@ -226,8 +230,8 @@ def chunk_info(typingctx, buf):
                 hi_v = builder.fadd(lo_v, ir.Constant(vt, [15.0] * CHUNK))
             out = builder.or_(builder.fcmp_ordered("<", kv, lo_v), builder.fcmp_ordered(">", kv, hi_v))
             bad = builder.and_(bits(out), vbits)
-            cls = ir.Constant(i64, 32)
-            for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)):
+            cls = ir.Constant(i64, 32 if tap_classes else 0)
+            for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5))[:4 * tap_classes]:
                 small = builder.fcmp_ordered(">=", il, ir.Constant(vt, [limit] * CHUNK))
                 fits = builder.icmp_unsigned("==", builder.and_(bits(small), vbits), vbits)
                 cls = builder.select(fits, ir.Constant(i64, c), cls)
@@ -236,7 +240,7 @@ def chunk_info(typingctx, buf):
                                          ir.Constant(i64, -2), code), result)
         return builder.load(result)
 
-    return types.int64(buf), codegen
+    return types.int64(buf, classes), codegen
 
 
 @intrinsic(prefer_literal=True)
@@ -278,33 +282,114 @@ def hat_chunk(typingctx, amp, wstart, buf, kbase, nt):
     return types.none(amp, wstart, buf, kbase, nt), codegen
 
 
-#: Polynomial degree per method for the register-permute reads (error below 5e-7 of a weight in float32).
-POLY_DEGREE = {"cubic": 3, "lanczos3": 9, "sinc8": 9, "sinc16": 7}
-#: Integer codes of the table methods inside compiled kernels.
-POLY_CODES = {name: code for code, name in enumerate(POLY_DEGREE)}
+#: Table methods of the register-permute reads (their integer codes inside compiled kernels).
+POLY_CODES = {name: code for code, name in enumerate(("cubic", "lanczos3", "sinc8", "sinc16"))}
+#: Largest error of a tap weight the fitted polynomials may make, evaluated in float32 as the kernel does.
+POLY_TOLERANCE = 3e-7
 
 
-def _poly_coefficients(method: str) -> list:
-    """Per tap (the method's own taps), power-series coefficients in x = 2u - 1, ascending, as floats.
+@dataclass(frozen=True)
+class TapPolynomials:
+    """A table method's tap weights as polynomials of the 16 lanes' ``x = 2 u - 1``, for :func:`poly_chunk`.
 
-    A Chebyshev least-squares fit of the tap weights on [0, 1) (the cubic is exact).
+    The kernels are symmetric (tap ``n-1-m`` at ``u`` weighs what tap ``m`` weighs at ``1 - u``, i.e. at
+    ``-x``), so mirror taps share polynomials: with ``y = x^2``, tap ``m`` weighs ``s (E_m(y) + x O_m(y))``
+    and tap ``n-1-m`` weighs ``s (E_m(y) - x O_m(y))``, where ``s`` is 1 for a *direct* pair and
+    ``sin(pi u)`` for a *scaled* one.  A windowed sinc's outer taps are ``sin(pi u)`` times a smooth,
+    non-oscillating function of ``u`` (``sin(pi (j - u)) = +-sin(pi u)``), which a polynomial of degree 3-5
+    fits where the weight itself needs 7-9; the two central taps (where ``sin(pi u)`` vanishes and the
+    weight does not) stay direct.
+
+    Attributes
+    ----------
+    pairs : tuple of (even, odd, scaled)
+        Per mirror pair ``m`` (taps ``m`` and ``n-1-m``), ascending float32 coefficients of ``E_m`` and
+        ``O_m`` in ``y``, and whether it is scaled.
+    sine : tuple of float
+        Ascending float32 coefficients of ``sin(pi u)`` in ``y`` (empty when no pair is scaled).
     """
+
+    pairs: tuple
+    sine: tuple
+
+    @property
+    def n_taps(self) -> int:
+        return 2 * len(self.pairs)
+
+    @property
+    def n_fma(self) -> int:
+        """Fused multiply-adds of the polynomials per lane (the cost this fit minimises)."""
+        return sum(len(e) + len(o) - 2 for e, o, _ in self.pairs) + max(len(self.sine) - 1, 0)
+
+    def weights(self, u: np.ndarray) -> np.ndarray:
+        """The weights (n_taps, len(u)) evaluated in float32 by the kernel's scheme (Horner in ``y``)."""
+        x = (2.0 * np.asarray(u, np.float32) - np.float32(1.0)).astype(np.float32)
+        y = x * x
+        sine = _horner32(self.sine, y) if self.sine else np.float32(1.0)
+        out = np.zeros((self.n_taps, x.size), np.float32)
+        for m, (even, odd, scaled) in enumerate(self.pairs):
+            e, o = _horner32(even, y), x * _horner32(odd, y)
+            scale = sine if scaled else np.float32(1.0)
+            out[m], out[self.n_taps - 1 - m] = scale * (e + o), scale * (e - o)
+        return out
+
+
+def _horner32(coeffs, y):
+    acc = np.full_like(y, np.float32(coeffs[-1]))
+    for c in coeffs[-2::-1]:
+        acc = (acc * y + np.float32(c)).astype(np.float32)
+    return acc
+
+
+def _even_odd(power_coeffs) -> tuple:
+    """Power-series coefficients in x (ascending) as float32 (even, odd) coefficient tuples in y = x^2."""
+    c = [float(np.float32(v)) for v in power_coeffs]
+    return tuple(c[0::2]), tuple(c[1::2]) or (0.0,)
+
+
+def _tap_polynomials(method: str) -> TapPolynomials:
+    """Fit ``method``'s weights (:func:`pstm.kernels.interpolation.tap_weights_fast`): per mirror pair the
+    cheapest of a direct or a ``sin(pi u)``-scaled Chebyshev least-squares fit whose float32 evaluation errs
+    below :data:`POLY_TOLERANCE` (the cubic is exact at degree 3), and the scaled pairs only where they cost
+    fewer multiply-adds in all, ``sin(pi u)`` included."""
     from numpy.polynomial import chebyshev
 
-    u = np.linspace(0.0, 1.0, 8001)
-    u[-1] = 1.0 - 1e-12
+    u = np.linspace(0.0, 1.0, 20001)[1:-1]
+    x = 2.0 * u - 1.0
     w = tap_weights_fast(method, u)
-    deg = POLY_DEGREE[method]
-    return [[float(np.float32(c)) for c in chebyshev.cheb2poly(chebyshev.chebfit(2.0 * u - 1.0, w[k], deg))]
-            for k in range(w.shape[0])]
+    n = w.shape[0]
+    sine = np.sin(np.pi * u)
+    sine_coeffs = next(e for d in range(2, 16, 2)
+                       for e, _ in [_even_odd(chebyshev.cheb2poly(chebyshev.chebfit(x, sine, d)))]
+                       if np.abs(_horner32(e, (x * x).astype(np.float32)) - sine).max() < 2e-7)
+
+    def cheapest(m, scaled):
+        target = w[m] / sine if scaled else w[m]
+        for deg in range(1, 14):
+            even, odd = _even_odd(chebyshev.cheb2poly(chebyshev.chebfit(x, target, deg)))
+            fit = TapPolynomials(((even, odd, scaled),), sine_coeffs if scaled else ())
+            err = np.abs(fit.weights(u) - w[[m, n - 1 - m]]).max()
+            if err < POLY_TOLERANCE:
+                return even, odd, scaled
+        return None
+
+    direct = TapPolynomials(tuple(cheapest(m, False) for m in range(n // 2)), ())
+    if any(p is None for p in direct.pairs):
+        raise ValueError(f"no polynomial of degree below 14 fits {method} within {POLY_TOLERANCE}")
+    mixed_pairs = []
+    for m, d in enumerate(direct.pairs):
+        s = cheapest(m, True)
+        mixed_pairs.append(s if s is not None and len(s[0]) + len(s[1]) < len(d[0]) + len(d[1]) else d)
+    mixed = TapPolynomials(tuple(mixed_pairs), sine_coeffs if any(p[2] for p in mixed_pairs) else ())
+    return mixed if mixed.n_fma < direct.n_fma else direct
 
 
 class _LazyPolynomials(dict):
-    """``{code: coefficients}`` fitted on first use (only compilation needs them; cached kernels do not)."""
+    """``{code: TapPolynomials}`` fitted on first use (only compilation needs them; cached kernels do not)."""
 
     def __missing__(self, code):
         name = next(n for n, c in POLY_CODES.items() if c == code)
-        self[code] = _poly_coefficients(name)
+        self[code] = _tap_polynomials(name)
         return self[code]
 
 
@@ -331,31 +416,38 @@ def poly_chunk(typingctx, amp, wstart, buf, kbase, code):
     _require_permute()
     if not (isinstance(code, types.IntegerLiteral) and is_f32_array(amp) and is_f32_array(buf)):
         return None
-    coeffs = _POLY[code.literal_value]
-    n = len(coeffs)
+    poly = _POLY[code.literal_value]
+    n = poly.n_taps
 
     def codegen(context, builder, sig, args):
         def body(chunk):
             fma = vec_intrinsic(builder, "llvm.fmuladd", CHUNK, 3)
             x = builder.fsub(builder.fmul(chunk.row(2), chunk.const(2.0)), chunk.const(1.0))
-            x2 = builder.fmul(x, x)
+            y = builder.fmul(x, x)
 
             def horner(cs):
                 acc = chunk.const(cs[-1])
                 for cc in cs[-2::-1]:
-                    acc = builder.call(fma, [acc, x2, chunk.const(cc)])
+                    acc = builder.call(fma, [acc, y, chunk.const(cc)])
                 return acc
 
-            # The kernels are symmetric: tap n-1-m at u weighs what tap m weighs at 1 - u, i.e. at -x.  So
-            # with P_m(x) = E(x^2) + x O(x^2), tap m gets E + x O and tap n-1-m gets E - x O.
-            products = []
-            for m in range(n // 2):
-                c = coeffs[m]
-                even = horner(c[0::2])
-                odd = builder.fmul(x, horner(c[1::2]))
-                products.append(builder.fmul(chunk.tap(m), builder.fadd(even, odd)))
-                products.append(builder.fmul(chunk.tap(n - 1 - m), builder.fsub(even, odd)))
-            chunk.store_sums(tree_sum(builder, products))
+            def add_product(sums, key, a, b):
+                sums[key] = builder.fmul(a, b) if key not in sums else builder.call(fma, [a, b, sums[key]])
+
+            # sum over pairs of E (a_m + a_n-1-m) + x O (a_m - a_n-1-m), the scaled pairs' sum times sin(pi u)
+            sums = {}
+            for m, (even, odd, scaled) in enumerate(poly.pairs):
+                near, far = chunk.tap(m), chunk.tap(n - 1 - m)
+                add_product(sums, (scaled, "even"), horner(even), builder.fadd(near, far))
+                add_product(sums, (scaled, "odd"), horner(odd), builder.fsub(near, far))
+            direct, scaled = (builder.call(fma, [x, sums[(kind, "odd")], sums[(kind, "even")]])
+                              if (kind, "even") in sums else None for kind in (False, True))
+            if scaled is None:
+                chunk.store_sums(direct)
+            elif direct is None:
+                chunk.store_sums(builder.fmul(horner(poly.sine), scaled))
+            else:
+                chunk.store_sums(builder.call(fma, [horner(poly.sine), scaled, direct]))
 
         _ChunkIR.emit(context, builder, sig, args, body)
         return context.get_dummy_value()
