@@ -221,3 +221,19 @@ def test_plain_linear_is_not_this_path():
     image = np.zeros((1, pillars.n_times), np.float32)
     with pytest.raises(ValueError, match="linear"):
         numba_taps.migrate(traces, pillars, KernelParams(), image, image.copy())
+
+
+@pytest.mark.parametrize("method", ["cubic", "lanczos3", "sinc8", "sinc16"])
+def test_tap_polynomials_match_the_weights(method):
+    """The permute reads' tap polynomials (direct or sin(pi u)-scaled pairs), evaluated in float32 as the kernel
+    does, give every tap's weight within 5e-7 of the interpolation's own weights, the mirror taps included."""
+    from pstm.kernels.interpolation import tap_weights_fast
+    from pstm.kernels.numba_kernel import taps_permute
+
+    poly = taps_permute._tap_polynomials(method)
+    u = np.concatenate([np.random.default_rng(7).random(50_000), [0.0, 0.5, 1.0 - 2**-24]])
+    weights = tap_weights_fast(method, u)
+    assert poly.n_taps == weights.shape[0]
+    assert np.abs(poly.weights(u) - weights).max() < 5e-7
+    # the scaled pairs exist only where they save multiply-adds: a sinc's outer taps
+    assert any(scaled for *_, scaled in poly.pairs) == method.startswith(("sinc", "lanczos"))
