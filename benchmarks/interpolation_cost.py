@@ -21,7 +21,9 @@ the linear calls paired with it (3.0: three times as expensive per
 contribution; ``linear_seconds`` is their median), and
 ``cpu_cost_ratio_vs_linear`` the same from process CPU time (all threads).
 Every line also says what measured it (``host_cpu``, ``numba_cpu``,
-``instruction_set``, ``avx512``, ``kernel_path``: see kernel_throughput.py).
+``instruction_set``, ``avx512``, ``kernel_path``: see kernel_throughput.py).  ``--taps-reads portable``
+times the multi-tap methods with the portable per-contribution reads where the target would take the
+register permutes (linear keeps its own reads), to check that choice.
 Targets: on AVX-512, sinc8 <= 3 and triangle <= 1.5; on AVX2 (e.g.
 ``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``) every method <= 2.5.
 
@@ -147,12 +149,22 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--check", action="store_true", help="compare with the reference on a 300-trace, 2x2 subset")
+    ap.add_argument("--taps-reads", choices=("auto", "portable"), default="auto",
+                    help="reads of the multi-tap path: what the target chooses (auto) or the portable "
+                         "per-contribution reads (linear keeps its own)")
     args = ap.parse_args(argv)
     threads = args.threads or numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
     traces, pillars, params = build_workload(args.traces, args.samples, args.tile, args.aperture)
     params = replace(params, threads=threads)
     fn = get_kernel("numba")
+    if args.taps_reads == "portable":
+        default_fn = fn
+
+        def fn(traces, pillars, params, image, fold):  # noqa: F811 - the same kernel, portable multi-tap reads
+            if numba_taps.handles(params, pillars):
+                return numba_taps.migrate(traces, pillars, params, image, fold, permute=False)
+            return default_fn(traces, pillars, params, image, fold)
     warm = subset(traces, min(2000, traces.n_traces))
     methods = [m for m in args.methods.split(",") if m and m != "linear"]
     for m in methods:
@@ -172,7 +184,8 @@ def main(argv=None):
             "n_traces": traces.n_traces, "seed_traces": 100_000, "n_samples": traces.n_samples, "tile": args.tile,
             "aperture": args.aperture, "threads": threads, "times": times, "linear_times": lt,
             "load_average": round(os.getloadavg()[0], 2), "linear_path": numba_cpu.KERNEL_VERSION,
-            "taps_path": numba_taps.KERNEL_VERSION, **describe(), "kernel_path": kernel_path("numba"),
+            "taps_path": numba_taps.KERNEL_VERSION, **describe(), "taps_reads": args.taps_reads,
+            "kernel_path": "taps/portable" if args.taps_reads == "portable" and m != "linear" else kernel_path("numba"),
         }
         if m == "triangle":
             rec["antialias"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in TRIANGLE.items()}

@@ -22,7 +22,10 @@ trace's distance, leg lengths and conservative window of output samples
 (``sample_window``, the same tables as the linear fast path).  Then each pair's
 window is walked in chunks of 16 samples (the AVX-512 float32 width):
 
-1. *Phase 1*, vectorized over the 16 samples: double-square-root traveltime,
+1. *Phase 1*, for every chunk of the pair before any of its reads (so the
+   reads never wait on their own square roots), 16 samples at once in generic
+   LLVM vector IR (:func:`_chunk_setup`: vectorized on every target, whatever
+   LLVM's cost model would make of a loop): double-square-root traveltime,
    padded fractional sample ``f`` split into ``k = floor(f)`` and ``u``,
    validity, and the weight (taper, spreading, obliquity; 0 when invalid);
    for triangle anti-aliasing also ``1/L``.

@@ -18,8 +18,10 @@ How the reads work: when every valid lane of a 16-sample chunk reads within
 advances at most about one input sample per output sample), each tap of the
 16 lanes is read from a 32-sample window loaded contiguously from the
 zero-padded trace: no gathers.  Tap weights are computed for the 16 lanes at
-once: per-tap polynomials in ``u`` (cubic exactly; lanczos3, sinc8, sinc16 by
-Chebyshev fits, error below 5e-7 of a weight) or the triangle's hat weights.
+once: polynomials in ``x = 2u - 1`` shared by mirror taps (cubic exactly; lanczos3,
+sinc8, sinc16 by Chebyshev fits, the outer taps as ``sin(pi u)`` times a polynomial
+of low degree, error below 5e-7 of a weight: :class:`TapPolynomials`) or the
+triangle's hat weights.
 """
 
 from __future__ import annotations
