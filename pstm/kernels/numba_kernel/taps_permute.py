@@ -103,16 +103,21 @@ def _window_avx2_narrow(context, b, arrty, amp, off, lanes, offsets):
     return b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
 
 
-def _first_valid_in_half(b, vbits, values, half, fallback):
-    """``values[l]`` of the first valid lane among lanes ``8 half .. 8 half + 7`` (``vbits``: the 16 valid bits),
-    else ``fallback``."""
+def _first_valid_in_half(b, vbits, value_at, half, fallback):
+    """``value_at(lane)`` of the first valid lane among lanes ``8 half .. 8 half + 7`` (``vbits``: the 16 valid
+    bits), else ``fallback``.  ``value_at`` takes the lane as an i16 value (a scalar read of the chunk buffer:
+    an element of a vector register at a variable index would go through the stack)."""
     i16 = ir.IntType(16)
     bits = b.and_(b.lshr(vbits, ir.Constant(i16, 8 * half)), ir.Constant(i16, 0xFF))
     cttz = cgutils.get_or_insert_function(b.module, ir.FunctionType(i16, [i16, ir.IntType(1)]), "llvm.cttz.i16")
     lane = b.add(ir.Constant(i16, 8 * half),
                  b.call(cttz, [b.or_(bits, ir.Constant(i16, 0x80)), ir.Constant(ir.IntType(1), 1)]))
-    value = b.extract_element(values, lane)
-    return b.select(b.icmp_unsigned("!=", bits, ir.Constant(i16, 0)), value, fallback)
+    return b.select(b.icmp_unsigned("!=", bits, ir.Constant(i16, 0)), value_at(lane), fallback)
+
+
+def _buffer_lane(builder, data, lane):
+    """``data[lane]`` (float), ``lane`` an i16 value."""
+    return builder.load(builder.gep(data, [builder.zext(lane, ir.IntType(64))]))
 
 
 class _ChunkIR:
@@ -149,8 +154,12 @@ class _ChunkIR:
             return
         valid = b.fcmp_ordered(">", probe.row(4), probe.const(0.5))
         vbits = b.bitcast(valid, ir.IntType(16))
-        d0 = _first_valid_in_half(b, vbits, lanes, 0, ir.Constant(i32, 0))
-        d1 = _first_valid_in_half(b, vbits, lanes, 1, ir.Constant(i32, 0))
+
+        def lane_of(lane):  # k_l - kbase of one lane, read from row 0 of the buffer
+            return b.sub(b.fptosi(_buffer_lane(b, probe.buf, lane), i32), kb)
+
+        d0 = _first_valid_in_half(b, vbits, lane_of, 0, ir.Constant(i32, 0))
+        d1 = _first_valid_in_half(b, vbits, lane_of, 1, ir.Constant(i32, 0))
         rel = b.sub(lanes, b.shuffle_vector(splat(b, d0, CHUNK), splat(b, d1, CHUNK),
                                             ir.Constant(it, list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK)))))
         outside = b.or_(b.icmp_signed("<", rel, ir.Constant(it, [0] * CHUNK)),
@@ -160,7 +169,7 @@ class _ChunkIR:
             with narrow:
                 body(cls(context, b, sig, args, lanes, (_window_avx2_narrow, ((d0, d1),))))
             with wide:  # the second half's 16-sample window starts PERM_MARGIN before its first valid lane
-                first1 = _first_valid_in_half(b, vbits, lanes, 1, ir.Constant(i32, PERM_MARGIN))
+                first1 = _first_valid_in_half(b, vbits, lane_of, 1, ir.Constant(i32, PERM_MARGIN))
                 offset1 = b.sub(first1, ir.Constant(i32, PERM_MARGIN))
                 body(cls(context, b, sig, args, lanes, (_window_avx2, (offset1,))))
 
@@ -219,13 +228,13 @@ def chunk_info(typingctx, buf, classes):
             cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [i16, ir.IntType(1)]),
                                                   "llvm.cttz.i16")
             first = builder.call(cttz, [vbits, ir.Constant(ir.IntType(1), 1)])
-            kb = builder.extract_element(kv, first)
+            kb = _buffer_lane(builder, barr, first)
             lo = builder.fsub(kb, ir.Constant(f32, float(PERM_MARGIN)))
             if compile_target().avx512:  # one 32-sample window
                 lo_v = splat(builder, lo, CHUNK)
                 hi_v = builder.fadd(lo_v, ir.Constant(vt, [31.0] * CHUNK))
             else:  # a 16-sample window per half of eight lanes, from the half's first valid lane
-                lo1 = builder.fsub(_first_valid_in_half(builder, vbits, kv, 1, kb), ir.Constant(f32, float(PERM_MARGIN)))
+                lo1 = builder.fsub(_first_valid_in_half(builder, vbits, lambda lane: _buffer_lane(builder, barr, lane), 1, kb), ir.Constant(f32, float(PERM_MARGIN)))
                 lo_v = builder.shuffle_vector(splat(builder, lo, CHUNK), splat(builder, lo1, CHUNK),
                                               ir.Constant(ir.VectorType(ir.IntType(32), CHUNK),
                                                           list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK))))
