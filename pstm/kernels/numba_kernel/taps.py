@@ -549,11 +549,11 @@ def uses_permute_reads(params: KernelParams) -> bool:
     """Whether the multi-tap reads of ``params`` take the register permutes on this compile target: on every
     target with AVX2 (AVX-512 included), for every method.
 
-    Measured with ``benchmarks/interpolation_cost.py`` compiled for haswell on a Zen 4 host (one thread, cost
-    per contribution over linear's): nearest 1.62, cubic 1.58, lanczos3 1.98, sinc8 2.18, sinc16 2.54,
-    triangle 2.10 with the permutes; without them nearest 2.51, cubic 2.0, lanczos3 2.28, sinc8 2.29,
-    sinc16 2.78, triangle 2.13-2.36 (two threads, the same machine).  ``params`` is where a future
-    per-method choice would look.
+    Measured with ``benchmarks/interpolation_cost.py`` compiled for haswell on a Zen 4 host (two threads, cost
+    per contribution over linear's, ``numba-taps-4``): nearest 1.25-1.35, cubic 1.38-1.39, lanczos3
+    1.71-1.75, sinc8 1.91-1.96, sinc16 2.05-2.21, triangle 1.75-1.82 with the permutes; with the portable
+    reads (``--taps-reads portable``, the same run's linear) nearest 2.21, cubic 2.10, lanczos3 2.31, sinc8
+    2.26, sinc16 2.71, triangle 2.62.  ``params`` is where a future per-method choice would look.
     """
     return compile_target().avx2
 
