@@ -94,7 +94,6 @@ from pstm.kernels.numba_kernel.linear import (
     _largest_block,
     _padded,
     _pair_setup,
-    _taper_poly,
     prepare_tile,
 )
 from pstm.kernels.numba_kernel.target import compile_target
@@ -355,8 +354,8 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
         for pc in prange(n_pillar_chunks):
             p_begin = pc * n_pillars // n_pillar_chunks
             p_end = (pc + 1) * n_pillars // n_pillar_chunks
-            # one buffer, rows of CHUNK: 0 first tap, 1 table row / 1 / L, 2 u / row fraction,
-            # 3 weight, 4 valid, 5 tap sum
+            # one buffer of BUF floats per chunk of a pair's window (rows of CHUNK: 0 k, 1 1/L or 1,
+            # 2 u, 3 weight, 4 valid, 5 tap sum)
             bufs = np.zeros(BUF * max_chunks, np.float32)
             legs = np.zeros(4, np.float32)  # the pair's S - P and R - P (triangle)
             # per-pair set-up of one (pillar, block), computed for all traces of the block in one vector pass

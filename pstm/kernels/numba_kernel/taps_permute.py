@@ -234,7 +234,8 @@ def chunk_info(typingctx, buf, classes):
                 lo_v = splat(builder, lo, CHUNK)
                 hi_v = builder.fadd(lo_v, ir.Constant(vt, [31.0] * CHUNK))
             else:  # a 16-sample window per half of eight lanes, from the half's first valid lane
-                lo1 = builder.fsub(_first_valid_in_half(builder, vbits, lambda lane: _buffer_lane(builder, barr, lane), 1, kb), ir.Constant(f32, float(PERM_MARGIN)))
+                first1 = _first_valid_in_half(builder, vbits, lambda lane: _buffer_lane(builder, barr, lane), 1, kb)
+                lo1 = builder.fsub(first1, ir.Constant(f32, float(PERM_MARGIN)))
                 lo_v = builder.shuffle_vector(splat(builder, lo, CHUNK), splat(builder, lo1, CHUNK),
                                               ir.Constant(ir.VectorType(ir.IntType(32), CHUNK),
                                                           list(range(8)) + list(range(CHUNK + 8, 2 * CHUNK))))
@@ -242,7 +243,8 @@ def chunk_info(typingctx, buf, classes):
             out = builder.or_(builder.fcmp_ordered("<", kv, lo_v), builder.fcmp_ordered(">", kv, hi_v))
             bad = builder.and_(bits(out), vbits)
             cls = ir.Constant(i64, 32 if tap_classes else 0)
-            for c, limit in ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5))[:4 * tap_classes]:
+            limits = ((16, 0.125), (8, 0.25), (6, float(np.float32(1.0 / 3.0))), (4, 0.5)) if tap_classes else ()
+            for c, limit in limits:
                 small = builder.fcmp_ordered(">=", il, ir.Constant(vt, [limit] * CHUNK))
                 fits = builder.icmp_unsigned("==", builder.and_(bits(small), vbits), vbits)
                 cls = builder.select(fits, ir.Constant(i64, c), cls)
