@@ -404,6 +404,26 @@ def angle_gather_arrays(params: KernelParams, n_pillars: int, n_times: int, dtyp
 TRUE_AMPLITUDE_RHO = {"3d": "anticausal_derivative", "2.5d": "anticausal_half_derivative", "2d": "ramp"}
 
 
+def angle_cell_radius(params: KernelParams) -> float:
+    """Midpoint distance (m) within which a trace belongs to the pillar's own cell (for ``angle_fold``)."""
+    if params.weight_geometry == "3d":
+        return float(np.sqrt(params.midpoint_cell / np.pi))
+    return 0.5 * params.midpoint_cell
+
+
+def check_angle_outputs(params: KernelParams, pillars: PillarSet, angle_image, angle_fold) -> None:
+    """Angle gathers asked for (``angle_classes_deg``) need both outputs of shape (n_classes, n_pillars, n_times)."""
+    if params.angle_classes_deg is None:
+        return
+    shape = (len(params.angle_classes_deg) - 1, pillars.n_pillars, pillars.n_times)
+    for name, a in (("angle_image", angle_image), ("angle_fold", angle_fold)):
+        if a is None or a.shape != shape:
+            raise ValueError(f"angle_classes_deg needs {name} of shape {shape}, "
+                             f"got {None if a is None else a.shape}")
+    if params.weight_geometry == "auto":
+        raise ValueError("angle gathers need a resolved weight geometry for their cell (resolve_weights)")
+
+
 def true_amplitude_constants(params: KernelParams, dt_s: float) -> tuple[float, int]:
     """The constant ``c`` and form ``k`` of the true-amplitude weight (see :func:`true_amplitude_weight`).
 

@@ -92,8 +92,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_radius, cosine_taper, padded_trace_limits,
-                                 pillar_ranges, true_amplitude_weight)
+from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, angle_cell_radius, aperture_radius,
+                                 check_angle_outputs, cosine_taper, padded_trace_limits, pillar_ranges,
+                                 true_amplitude_weight)
 from pstm.kernels.interpolation import TAPS, interpolate, pad_for_interpolation, triangle_integral, triangle_read
 
 #: Bumped whenever the numerical behaviour changes (reruns tiles).
@@ -130,26 +131,6 @@ def opening_angle_cos(sdx, sdy, rdx, rdy, ds2, dr2, z2):
     no length (t0 = 0 under a source or receiver): no angle, so no class."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return (sdx * rdx + sdy * rdy + z2) / np.sqrt((ds2 + z2) * (dr2 + z2))
-
-
-def angle_cell_radius(params: KernelParams) -> float:
-    """Midpoint distance (m) within which a trace belongs to the pillar's own cell (for ``angle_fold``)."""
-    if params.weight_geometry == "3d":
-        return float(np.sqrt(params.midpoint_cell / np.pi))
-    return 0.5 * params.midpoint_cell
-
-
-def check_angle_outputs(params: KernelParams, pillars: PillarSet, angle_image, angle_fold) -> None:
-    """Angle gathers asked for (``angle_classes_deg``) need both outputs of shape (n_classes, n_pillars, n_times)."""
-    if params.angle_classes_deg is None:
-        return
-    shape = (len(params.angle_classes_deg) - 1, pillars.n_pillars, pillars.n_times)
-    for name, a in (("angle_image", angle_image), ("angle_fold", angle_fold)):
-        if a is None or a.shape != shape:
-            raise ValueError(f"angle_classes_deg needs {name} of shape {shape}, "
-                             f"got {None if a is None else a.shape}")
-    if params.weight_geometry == "auto":
-        raise ValueError("angle gathers need a resolved weight geometry for their cell (resolve_weights)")
 
 
 def migrate(traces: TraceGather, pillars: PillarSet, params: KernelParams, image: np.ndarray, fold: np.ndarray,

@@ -20,9 +20,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, aperture_radius, padded_trace_limits,
-                                 pillar_ranges, true_amplitude_constants)
-from pstm.kernels.reference import angle_cell_radius, check_angle_outputs
+from pstm.kernels.common import (KernelParams, PillarSet, TraceGather, angle_cell_radius, aperture_radius,
+                                 check_angle_outputs, padded_trace_limits, pillar_ranges, true_amplitude_constants)
 from pstm.kernels.interpolation import CODES, PAD, TAPS, pad_for_interpolation, tap_weights_fast, triangle_integral
 
 KERNEL_VERSION = "numba-general-1"
