@@ -143,17 +143,10 @@ def sample_chunk(typingctx, rows, roff, h2, s2, wc, tq, ap, acc, cnt, goff, ds2,
         f = v.clip(b.fsub(b.fmul(t, inv_dt), f_lo), v.const(0.0), f_max)
         k = b.fptosi(f, v.it)
         w = b.fsub(f, b.sitofp(k, v.ft))
-        ok = b.and_(b.fcmp_ordered(">", t, t_min), b.fcmp_ordered("<", t, t_hi))
-        one = v.const(1.0)
-        r = b.fdiv(one, t)
-        wt = grid(4, wc_v)
         dist = v.splat(dist_v)
-        if taper_on:
-            x = v.clip(b.fsub(b.fmul(dist, grid(5, tq_v)), taper_c), v.const(0.0), one)
-            wt = b.fmul(wt, v.taper(x))
-            ok = b.and_(ok, b.fcmp_ordered("<=", dist, grid(6, ap_v)))
-        rm1 = b.fsub(r, one)
-        wt = b.fmul(b.fmul(wt, b.call(v.fma, [g1, rm1, one])), b.call(v.fma, [g2, rm1, one]))
+        taper = (dist, grid(5, tq_v), grid(6, ap_v), taper_c) if taper_on else None
+        wt, ok = v.weight_and_validity(t, grid(4, wc_v), t_min, t_hi, g1, g2, taper)
+        one = v.const(1.0)
         any_ok = b.icmp_unsigned("!=", b.bitcast(ok, ir.IntType(8)), ir.Constant(ir.IntType(8), 0))
         with b.if_then(any_ok):
             a0, a1 = _window_reads(context, b, v, ty[0], rows_v, roff_v, k, ok)

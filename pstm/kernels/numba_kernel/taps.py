@@ -243,16 +243,8 @@ def _chunk_setup(typingctx, buf, h2, s2, wc, tq, ap, aa_q, goff, scal, ds2, dr2,
         f = v.clip(b.fsub(b.fmul(t, inv_dt), f_off), f_min, f_max)
         fk = b.sitofp(b.fptosi(f, v.it), v.ft)
         u = b.fsub(f, fk)
-        ok = b.and_(b.fcmp_ordered(">", t, t_min), b.fcmp_ordered("<", t, t_hi))
-        wt = grid(3)
-        if taper_on:
-            dist = v.splat(args[11])
-            wt = b.fmul(wt, v.taper(v.clip(b.fsub(b.fmul(dist, grid(4)), taper_c), zero, one)))
-            ok = b.and_(ok, b.fcmp_ordered("<=", dist, grid(5)))
-        r = b.fdiv(one, t)
-        half = v.const(0.5)
-        wt = b.fmul(wt, b.select(b.fcmp_ordered(">", g1, half), r, one))
-        wt = b.fmul(wt, b.select(b.fcmp_ordered(">", g2, half), r, one))
+        taper = (v.splat(args[11]), grid(4), grid(5), taper_c) if taper_on else None
+        wt, ok = v.weight_and_validity(t, grid(3), t_min, t_hi, g1, g2, taper)
         if hat:
             # |d t / d midpoint| = |(S-P)/(v^2 t_s) + (R-P)/(v^2 t_r)| = |(S-P) t_r + (R-P) t_s| / (v^2 t_s t_r),
             # so 1/L = v^2 dt / spacing * t_s t_r / |(S-P) t_r + (R-P) t_s|, clipped to [1/cap, 1].
@@ -375,6 +367,7 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                     if _block_outside_aperture(bbox, b, x0, y0, amax):
                         continue
                     pu = np.uint64(p)
+                    g0 = np.int64(p) * n_cols  # the pillar's first element in the flat grids
                     # pass 1 (vectorized over the block's traces): distance, leg lengths and the window
                     _pair_setup(tb0, tb1, x0, y0, amax, pu, mx, my, sx, sy, rx, ry, start_tab, end_tab, taper_tab,
                                 inv_step, use_window, n_times32, w_i0, w_i1, w_ite, w_dist, w_ds2, w_dr2)
@@ -391,7 +384,6 @@ def _make_kernel(mode: int, n_taps: int, pcode: int, permute: bool):
                         tr = tb0 + k
                         if MODE == _MODE_HAT:
                             legs[0], legs[1], legs[2], legs[3] = sx[tr] - x0, sy[tr] - y0, rx[tr] - x0, ry[tr] - y0
-                        g0 = np.int64(p) * n_cols
                         trow = np.uint64(SLACK) + np.uint64(tr) * np.uint64(width)
                         n_chunks = (i1 - i0 + CHUNK - 1) // CHUNK
                         # phase 1 for every chunk of the pair first: traveltimes, positions, weights, validity

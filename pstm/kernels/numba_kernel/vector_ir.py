@@ -131,6 +131,23 @@ class VectorMath:
         t.add_incoming(t_exact, from_exact)
         return t
 
+    def weight_and_validity(self, t, wt, t_min, t_hi, g1, g2, taper=None):
+        """The contribution's weight and validity mask from the traveltime ``t`` and the weight coefficient
+        ``wt``, as the scalar loops compute them: valid where ``t_min < t < t_hi``; with ``taper`` =
+        ``(dist, tq, ap, taper_c)`` also the cosine taper of ``clip(dist tq - taper_c, 0, 1)`` and the
+        aperture test ``dist <= ap``; then the factors ``1 + g (1/t - 1)`` (``g1``, ``g2`` splats of 0 or 1:
+        spreading and obliquity, without branches)."""
+        b = self.b
+        one = self.const(1.0)
+        ok = b.and_(b.fcmp_ordered(">", t, t_min), b.fcmp_ordered("<", t, t_hi))
+        r = b.fdiv(one, t)
+        if taper is not None:
+            dist, tq, ap, taper_c = taper
+            wt = b.fmul(wt, self.taper(self.clip(b.fsub(b.fmul(dist, tq), taper_c), self.const(0.0), one)))
+            ok = b.and_(ok, b.fcmp_ordered("<=", dist, ap))
+        rm1 = b.fsub(r, one)
+        return b.fmul(b.fmul(wt, b.call(self.fma, [g1, rm1, one])), b.call(self.fma, [g2, rm1, one])), ok
+
     def taper(self, x):
         """0.5 * (1 + cos(pi x)) on [0, 1] by the polynomial of ``linear._taper_poly``."""
         b = self.b
